@@ -1,0 +1,63 @@
+//! Condition types and reasons of `Tenant.status.conditions` (`metav1.Condition`). Reasons are
+//! CamelCase, as Kubernetes API conventions want; the reconciler and the plan share them here
+//! so `kubectl wait --for=condition=...` users can rely on the names.
+
+/// The tenant is fully provisioned: every enabled service is ready. When false, the message
+/// names the services that are not.
+pub const READY: &str = "Ready";
+/// The spec is valid against its catalogue (tier exists, domains valid, no shrink...).
+pub const VALID: &str = "Valid";
+/// Mail server ready.
+pub const MAIL_READY: &str = "MailReady";
+/// Websites ready.
+pub const WEBSITE_READY: &str = "WebsiteReady";
+/// DNS server ready and serving the current zones.
+pub const DNS_READY: &str = "DnsReady";
+/// Collaborative space (Nextcloud, database, cache) ready.
+pub const COLLABORATION_READY: &str = "CollaborationReady";
+/// NAS ready.
+pub const NAS_READY: &str = "NasReady";
+
+/// Condition type reporting one service's readiness, by the service's name in the API.
+pub fn service_ready_type(service: &str) -> Option<&'static str> {
+    match service {
+        "mail" => Some(MAIL_READY),
+        "website" => Some(WEBSITE_READY),
+        "dns" => Some(DNS_READY),
+        "collaboration" => Some(COLLABORATION_READY),
+        "nas" => Some(NAS_READY),
+        _ => None,
+    }
+}
+
+/// Reasons.
+pub mod reasons {
+    /// Everything asked for is in place.
+    pub const READY: &str = "Ready";
+    /// The spec passed validation.
+    pub const VALID_SPEC: &str = "ValidSpec";
+    /// The spec is invalid (message says which field and why).
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// `spec.catalogRef` names no ServiceCatalog.
+    pub const CATALOG_NOT_FOUND: &str = "CatalogNotFound";
+    /// `spec.tier` names no tier of the catalogue.
+    pub const TIER_NOT_FOUND: &str = "TierNotFound";
+    /// The new tier or split would shrink an existing volume; refused to protect data.
+    pub const SHRINK_REFUSED: &str = "ShrinkRefused";
+    /// Objects are being created or updated.
+    pub const PROGRESSING: &str = "Progressing";
+    /// A workload exists but is not yet available.
+    pub const NOT_AVAILABLE: &str = "NotAvailable";
+    /// A PersistentVolumeClaim is not bound yet.
+    pub const VOLUME_PENDING: &str = "VolumePending";
+    /// A volume is being expanded after a tier upgrade.
+    pub const VOLUME_RESIZING: &str = "VolumeResizing";
+    /// The service is switched off in `spec.services`.
+    pub const DISABLED: &str = "Disabled";
+    /// Applying an object failed (message has the API server's answer).
+    pub const APPLY_FAILED: &str = "ApplyFailed";
+    /// At least one service is not ready (message lists them).
+    pub const SERVICES_NOT_READY: &str = "ServicesNotReady";
+    /// The tenant is being deleted.
+    pub const DELETING: &str = "Deleting";
+}

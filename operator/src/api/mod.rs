@@ -1,0 +1,28 @@
+//! The custom resources of mutualis (`mutualis.io/v1alpha1`): the voted `ServiceCatalog`, each
+//! subscriber's `Tenant`, and the condition types and reasons their status speaks.
+//!
+//! These types are the contract between the YAML people write, the pure `plan`, and the
+//! reconciler. The CRDs in `crds/` are generated from them by [`crds`] (a test checks drift).
+
+pub mod catalog;
+pub mod conditions;
+mod crd;
+pub mod patterns;
+pub mod tenant;
+
+pub use catalog::{
+    CatalogDns, Contribution, DmarcPolicy, Image, Images, ServiceCatalog, ServiceCatalogSpec,
+    SoaTimers, StorageSplit, Tier, Tls, WebTarget,
+};
+pub use crd::{crds, crds_yaml};
+pub use tenant::{
+    DeletionPolicy, Endpoints, Member, Services, Subject, SubjectKind, Subscription, Tenant,
+    TenantSpec, TenantStatus,
+};
+
+/// API group of every mutualis resource.
+pub const GROUP: &str = "mutualis.io";
+/// The one served and stored version.
+pub const VERSION: &str = "v1alpha1";
+/// `apiVersion` string of mutualis resources.
+pub const API_VERSION: &str = "mutualis.io/v1alpha1";

@@ -1,0 +1,36 @@
+//! Regular expressions shared by the CRD schemas (OpenAPI `pattern`, RE2/ECMA dialect) and
+//! the limits behind them. The plan re-checks the same rules with full IDNA processing, so a
+//! manifest that slips past an older API server is still refused with a clear reason.
+
+/// A DNS-1123 label: what Kubernetes accepts as a namespace or a Service name.
+pub const DNS_LABEL: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+
+/// A DNS-1123 subdomain: what Kubernetes accepts as the name of most objects.
+pub const DNS_SUBDOMAIN: &str =
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+/// A domain name as people write it: Unicode labels allowed (IDNA happens in the plan), at
+/// least two labels, no spaces, no scheme, no path, no trailing dot, no underscore.
+pub const DOMAIN: &str = r"^([^.\s/:@_*]{1,63}\.)+[^.\s/:@_*0-9][^.\s/:@_*]{0,62}$";
+
+/// A fully qualified host name in ASCII (name servers, CNAME targets), trailing dot optional.
+pub const HOSTNAME: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]([-a-z0-9]*[a-z0-9])?\.?$";
+
+/// A calendar date, `YYYY-MM-DD` (the plan checks the day exists).
+pub const DATE: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+
+/// A Kubernetes quantity of bytes such as `250Gi`, `1Ti` or `500G`.
+pub const STORAGE_QUANTITY: &str = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$";
+
+/// An image repository without tag or digest (`docker.io/library/nginx`, `mailserver/docker-mailserver`).
+pub const IMAGE_REPOSITORY: &str =
+    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*$";
+
+/// An image tag: pinned versions only in practice, `latest` is refused by the plan.
+pub const IMAGE_TAG: &str = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$";
+
+/// Tenant names become namespace names `mutualis-<tenant>`, which must stay a DNS label (63).
+pub const MAX_TENANT_NAME: usize = 54;
+
+/// Member names end up in object names and share names; keep room for prefixes.
+pub const MAX_MEMBER_NAME: usize = 40;

@@ -1,0 +1,226 @@
+//! `Tenant`: one subscriber (a *communauté de communes*, possibly with its member communes) and
+//! the services it subscribed to, at the tier its council voted.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// What an operations engineer declares for one subscriber.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "mutualis.io",
+    version = "v1alpha1",
+    kind = "Tenant",
+    plural = "tenants",
+    singular = "tenant",
+    shortname = "tn",
+    category = "mutualis",
+    status = "TenantStatus",
+    derive = "PartialEq",
+    doc = "A subscriber to the syndicate's pooled services, provisioned at its tier.",
+    printcolumn = r#"{"name":"Tier","type":"string","jsonPath":".spec.tier"}"#,
+    printcolumn = r#"{"name":"Members","type":"integer","jsonPath":".status.memberCount"}"#,
+    printcolumn = r#"{"name":"Contribution","type":"integer","description":"Annual contribution in euros","jsonPath":".status.annualContribution"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type=='Ready')].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {
+        "rule": "!has(self.members) || self.members.all(m, m.domain.lowerAscii() != self.domain.lowerAscii())",
+        "message": "a member's domain must differ from the tenant's own domain",
+        "fieldPath": ".members"
+    },
+    {
+        "rule": "!has(self.members) || self.members.all(m, !has(m.name) || self.members.exists_one(o, has(o.name) && o.name == m.name))",
+        "message": "member names must be unique",
+        "fieldPath": ".members"
+    }
+]))]
+pub struct TenantSpec {
+    /// Name of the `ServiceCatalog` whose tiers, prices and images apply.
+    #[schemars(length(min = 1, max = 253), regex(pattern = super::patterns::DNS_SUBDOMAIN))]
+    pub catalog_ref: String,
+    /// Name of the subscribed tier in that catalogue (for example `1tb`).
+    #[schemars(length(min = 1, max = 63), regex(pattern = super::patterns::DNS_LABEL))]
+    pub tier: String,
+    /// The subscriber's name as people write it, e.g. `Les Coteaux Bordelais`.
+    #[schemars(length(min = 1, max = 200))]
+    pub display_name: String,
+    /// The subscriber's primary domain; Unicode allowed (stored as IDNA in DNS).
+    #[schemars(length(min = 3, max = 253), regex(pattern = super::patterns::DOMAIN))]
+    pub domain: String,
+    /// Member communes served through this subscription; each gets a mail domain, a website,
+    /// a DNS zone and a NAS share.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 200), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["domain"]))]
+    pub members: Vec<Member>,
+    /// Which catalogued services are on (all by default).
+    #[serde(default)]
+    pub services: Services,
+    /// What happens to the tenant's data volumes when the Tenant is deleted.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// People or groups who get read access to the tenant's namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["kind", "name"]))]
+    pub admins: Vec<Subject>,
+    /// The council vote that subscribed (deliberation number and date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<Subscription>,
+}
+
+/// A member commune.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    /// Kubernetes-safe name (DNS-1123 label). When absent it is derived from `displayName`:
+    /// lower case, accents and ligatures transliterated (`Sallebœuf` → `salleboeuf`), other
+    /// characters turned into `-`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 40), regex(pattern = super::patterns::DNS_LABEL))]
+    pub name: Option<String>,
+    /// The commune's name as people write it.
+    #[schemars(length(min = 1, max = 200))]
+    pub display_name: String,
+    /// The commune's own domain; Unicode allowed.
+    #[schemars(length(min = 3, max = 253), regex(pattern = super::patterns::DOMAIN))]
+    pub domain: String,
+}
+
+/// The five catalogued services; each is on unless switched off.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Services {
+    /// Mailboxes for every domain (SMTP, submission, IMAP).
+    #[serde(default = "on")]
+    pub mail: bool,
+    /// A website per domain, over HTTPS.
+    #[serde(default = "on")]
+    pub website: bool,
+    /// An authoritative DNS zone per domain.
+    #[serde(default = "on")]
+    pub dns: bool,
+    /// A shared workspace (Nextcloud) with a group per member.
+    #[serde(default = "on")]
+    pub collaboration: bool,
+    /// An SMB share per member.
+    #[serde(default = "on")]
+    pub nas: bool,
+}
+
+fn on() -> bool {
+    true
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Services {
+            mail: true,
+            website: true,
+            dns: true,
+            collaboration: true,
+            nas: true,
+        }
+    }
+}
+
+/// Fate of data volumes when the Tenant goes away.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Keep the PersistentVolumeClaims (and their data); everything else is removed.
+    #[default]
+    Retain,
+    /// Delete everything, data included.
+    Delete,
+}
+
+/// Someone granted read access to the tenant's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct Subject {
+    /// `User` or `Group`, as the cluster's authenticator names them.
+    pub kind: SubjectKind,
+    /// User or group name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// RBAC subject kinds a tenant admin can be.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum SubjectKind {
+    User,
+    Group,
+}
+
+/// The council vote behind the subscription.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    /// Deliberation number, e.g. `2017-37`.
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(pattern = r"^[0-9A-Za-z][0-9A-Za-z ./_-]*$")
+    )]
+    pub deliberation: String,
+    /// Date of the vote, `YYYY-MM-DD`.
+    #[schemars(regex(pattern = super::patterns::DATE))]
+    pub date: String,
+}
+
+/// What the operator observed and allocated; every field is optional and omitted when empty.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, one condition per service, and `Valid` (see `mutualis::api::conditions`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// The namespace holding the tenant's services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The tier currently provisioned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    /// Number of member communes served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_count: Option<i32>,
+    /// Annual contribution in euros, from the catalogue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annual_contribution: Option<i64>,
+    /// Storage allocated to each service (service → quantity).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub storage: BTreeMap<String, String>,
+    /// Where people reach the services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Endpoints>,
+    /// `metadata.generation` of the catalogue the last plan used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_generation: Option<i64>,
+}
+
+/// Host names and URLs of a tenant's services.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoints {
+    /// One HTTPS URL per domain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub websites: Vec<String>,
+    /// Host name of the mail server (MX, IMAP, submission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail_host: Option<String>,
+    /// URL of the collaborative space.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collaboration: Option<String>,
+    /// SMB address of the NAS, e.g. `\\nas.example.fr` is written `smb://nas.example.fr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nas: Option<String>,
+    /// Name servers to delegate the zones to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub name_servers: Vec<String>,
+}
