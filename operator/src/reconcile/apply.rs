@@ -1,0 +1,221 @@
+//! Apply: server-side apply of the plan's objects with one field manager, in the plan's order,
+//! skipping objects the caches show unchanged since our last apply; then prune what the plan no
+//! longer holds, by label, sparing tenant data unless the deletion policy says otherwise.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::Client;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use sha2::{Digest, Sha256};
+
+use super::children::{ChildCache, ChildMeta, Children, DriftSignal, Retention};
+use super::error::{Error, Result};
+
+/// The field manager of every write the operator makes.
+pub const FIELD_MANAGER: &str = "mutualis";
+/// Annotation holding the digest of the object as last planned.
+pub const APPLIED_HASH: &str = "mutualis.io/applied-hash";
+
+/// Identity of a child: kind, namespace, name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChildKey {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+/// What the API server answered to our last apply of a child.
+#[derive(Clone, Debug)]
+struct Applied {
+    hash: String,
+    generation: Option<i64>,
+    resource_version: Option<String>,
+}
+
+/// Remembers our own writes, so that their watch events are not mistaken for drift.
+#[derive(Default)]
+pub struct AppliedRecords(Mutex<HashMap<ChildKey, Applied>>);
+
+impl AppliedRecords {
+    fn unchanged(
+        &self,
+        key: &ChildKey,
+        hash: &str,
+        cached: &ChildMeta,
+        drift: DriftSignal,
+    ) -> bool {
+        if cached.deleting || cached.annotations.get(APPLIED_HASH).map(String::as_str) != Some(hash)
+        {
+            return false;
+        }
+        let records = self.0.lock().expect("applied records lock");
+        let Some(rec) = records.get(key) else {
+            // Not applied by this process yet: apply once, so drift from before a restart goes.
+            return false;
+        };
+        rec.hash == hash
+            && match drift {
+                DriftSignal::Generation => rec.generation == cached.generation,
+                DriftSignal::ResourceVersion => rec.resource_version == cached.resource_version,
+                DriftSignal::Hash => true,
+            }
+    }
+
+    fn record(&self, key: ChildKey, hash: String, obj: &DynamicObject) {
+        self.0.lock().expect("applied records lock").insert(
+            key,
+            Applied {
+                hash,
+                generation: obj.metadata.generation,
+                resource_version: obj.metadata.resource_version.clone(),
+            },
+        );
+    }
+
+    fn forget(&self, key: &ChildKey) {
+        self.0.lock().expect("applied records lock").remove(key);
+    }
+
+    /// Forgets every record of `tenant`'s namespace (on deletion).
+    pub fn forget_namespace(&self, namespace: &str) {
+        self.0
+            .lock()
+            .expect("applied records lock")
+            .retain(|k, _| k.namespace.as_deref() != Some(namespace) && k.name != namespace);
+    }
+}
+
+/// Digest of a planned object: a change of anything we apply changes it.
+pub fn digest(obj: &DynamicObject) -> String {
+    let bytes = serde_json::to_vec(obj).expect("a planned object serializes");
+    let sum = Sha256::digest(&bytes);
+    sum.iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+fn key_of(obj: &DynamicObject) -> ChildKey {
+    ChildKey {
+        kind: obj
+            .types
+            .as_ref()
+            .map(|t| t.kind.clone())
+            .unwrap_or_default(),
+        namespace: obj.metadata.namespace.clone(),
+        name: obj.metadata.name.clone().unwrap_or_default(),
+    }
+}
+
+/// Applies `objects` in order. Owned kinds get `owner` as controller reference; tenant data
+/// never does. Returns the keys written.
+pub async fn apply_objects(
+    client: &Client,
+    children: &Children,
+    records: &AppliedRecords,
+    owner: &OwnerReference,
+    objects: &[DynamicObject],
+    on_write: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<ChildKey>> {
+    let mut written = Vec::new();
+    for planned in objects {
+        let key = key_of(planned);
+        let api_version = planned
+            .types
+            .as_ref()
+            .map(|t| t.api_version.as_str())
+            .unwrap_or_default();
+        let cache = children
+            .cache(api_version, &key.kind)
+            .ok_or_else(|| Error::UnmanagedKind(format!("{api_version}/{}", key.kind)))?;
+        let mut obj = planned.clone();
+        let hash = digest(planned);
+        obj.metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(APPLIED_HASH.into(), hash.clone());
+        if cache.kind().retention == Retention::Owned {
+            obj.metadata.owner_references = Some(vec![owner.clone()]);
+        }
+        let cached = cache.get(key.namespace.as_deref(), &key.name);
+        if let Some(cached) = &cached
+            && records.unchanged(&key, &hash, cached, cache.kind().drift)
+        {
+            continue;
+        }
+        let result = ssa(client, cache.as_ref(), &obj)
+            .await
+            .map_err(|source| Error::Apply {
+                kind: key.kind.clone(),
+                name: key.name.clone(),
+                source,
+            })?;
+        on_write(&key.kind);
+        records.record(key.clone(), hash, &result);
+        written.push(key);
+    }
+    Ok(written)
+}
+
+fn api_for(client: &Client, cache: &dyn ChildCache, namespace: Option<&str>) -> Api<DynamicObject> {
+    let ar = &cache.kind().resource;
+    match namespace {
+        Some(ns) if cache.kind().namespaced => Api::namespaced_with(client.clone(), ns, ar),
+        _ => Api::all_with(client.clone(), ar),
+    }
+}
+
+async fn ssa(
+    client: &Client,
+    cache: &dyn ChildCache,
+    obj: &DynamicObject,
+) -> Result<DynamicObject, kube::Error> {
+    let api = api_for(client, cache, obj.metadata.namespace.as_deref());
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(obj),
+    )
+    .await
+}
+
+/// Deletes `tenant`'s children that `keep` does not hold. Data and the namespace are spared
+/// unless `delete_data`; the namespace is never pruned here (cleanup decides its fate).
+pub async fn prune(
+    client: &Client,
+    children: &Children,
+    records: &AppliedRecords,
+    tenant: &str,
+    keep: &BTreeSet<ChildKey>,
+    delete_data: bool,
+    on_write: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<ChildKey>> {
+    let mut pruned = Vec::new();
+    for cache in children.all() {
+        let retention = cache.kind().retention;
+        if retention == Retention::Namespace || (retention == Retention::Data && !delete_data) {
+            continue;
+        }
+        for child in cache.of_tenant(tenant) {
+            let key = ChildKey {
+                kind: cache.kind().resource.kind.clone(),
+                namespace: child.namespace.clone(),
+                name: child.name.clone(),
+            };
+            if keep.contains(&key) || child.deleting {
+                continue;
+            }
+            // Secrets we generated are not in the plan's objects but in `keep` via the caller.
+            let api = api_for(client, cache.as_ref(), child.namespace.as_deref());
+            match api.delete(&child.name, &DeleteParams::background()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.is_not_found() => {}
+                Err(err) => return Err(err.into()),
+            }
+            on_write(&key.kind);
+            records.forget(&key);
+            pruned.push(key);
+        }
+    }
+    Ok(pruned)
+}

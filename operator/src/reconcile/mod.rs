@@ -1,0 +1,12 @@
+//! The I/O end of the pipeline (DESIGN.md §4): the controller that turns each Tenant's plan into
+//! cluster objects (server-side apply, prune), observes them into the Tenant's status, and runs
+//! the deletion policy. Everything it decides from is in its caches; only writes go to the API.
+
+pub mod apply;
+pub mod children;
+pub mod credentials;
+pub mod error;
+pub mod leader;
+pub mod status;
+
+pub use children::WRITTEN_KINDS;
