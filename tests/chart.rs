@@ -721,6 +721,13 @@ fn rbac_allows_what_the_operator_does_and_nothing_more() {
         "the chart's RBAC grants too much: {allowed:?}"
     );
 
+    // Readers of the cluster (the built-in `view` role) may look at tenants, not change them.
+    let view = find(&objects, "ClusterRole", "mutualis-view");
+    assert_eq!(view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"], "true");
+    for rule in view["rules"].as_array().unwrap() {
+        assert_eq!(rule["verbs"], json!(["get", "list", "watch"]));
+    }
+
     // Without rbac.create the chart grants nothing (an existing ServiceAccount is bound elsewhere).
     let objects = render(&helm, &["--set", "rbac.create=false"]);
     assert!(grants_for_service_account(&objects, NAMESPACE, RELEASE).is_empty());
