@@ -723,7 +723,10 @@ fn rbac_allows_what_the_operator_does_and_nothing_more() {
 
     // Readers of the cluster (the built-in `view` role) may look at tenants, not change them.
     let view = find(&objects, "ClusterRole", "mutualis-view");
-    assert_eq!(view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"], "true");
+    assert_eq!(
+        view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"],
+        "true"
+    );
     for rule in view["rules"].as_array().unwrap() {
         assert_eq!(rule["verbs"], json!(["get", "list", "watch"]));
     }
