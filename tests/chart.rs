@@ -744,3 +744,81 @@ fn rbac_allows_what_the_operator_does_and_nothing_more() {
 fn list(requests: &[&Request]) -> String {
     requests.iter().map(|r| format!("\n  {r}")).collect()
 }
+
+#[test]
+fn names_follow_overrides_and_an_existing_service_account_is_bound() {
+    let Some(helm) = require_tool("helm") else {
+        return;
+    };
+    let objects = render(
+        &helm,
+        &[
+            "--set",
+            "fullnameOverride=ops-operator",
+            "--set",
+            "serviceAccount.create=false",
+            "--set",
+            "serviceAccount.name=existing-account",
+        ],
+    );
+    assert!(of_kind(&objects, "ServiceAccount").is_empty());
+    let deployment = find(&objects, "Deployment", "ops-operator");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["serviceAccountName"],
+        "existing-account"
+    );
+    find(&objects, "Role", "ops-operator-leader-election");
+    // The RBAC binds the existing account, in the release namespace.
+    let grants = grants_for_service_account(&objects, NAMESPACE, "existing-account");
+    assert_eq!(grants.len(), 2);
+    assert!(uncovered(&grants, &operator_requests()).is_empty());
+
+    // An existing account must be named.
+    let output = run(Command::new(&helm)
+        .args(["template", RELEASE])
+        .arg(chart_dir())
+        .args(["--set", "serviceAccount.create=false"]))
+    .expect_failure();
+    assert!(
+        output
+            .stderr
+            .contains("serviceAccount.name is required when serviceAccount.create is false"),
+        "{}",
+        output.printed()
+    );
+
+    // A release named otherwise gets the chart name appended, once.
+    let output = run(Command::new(&helm)
+        .args(["template", "ops"])
+        .arg(chart_dir()))
+    .expect_success();
+    let objects = mutualis_tests::manifests::parse_documents(&output.stdout);
+    find(&objects, "Deployment", "ops-mutualis");
+    assert_eq!(
+        find(&objects, "Deployment", "ops-mutualis")["spec"]["selector"]["matchLabels"],
+        json!({"app.kubernetes.io/name": "mutualis", "app.kubernetes.io/instance": "ops"})
+    );
+}
+
+#[test]
+fn kubernetes_older_than_1_30_is_refused() {
+    let Some(helm) = require_tool("helm") else {
+        return;
+    };
+    let template = |version: &str| {
+        run(Command::new(&helm)
+            .args(["template", RELEASE])
+            .arg(chart_dir())
+            .args(["--kube-version", version]))
+    };
+    template("1.30.0").expect_success();
+    template("1.33.0").expect_success();
+    let output = template("1.29.9").expect_failure();
+    assert!(
+        output
+            .stderr
+            .contains("chart requires kubeVersion: >=1.30.0-0"),
+        "{}",
+        output.printed()
+    );
+}
