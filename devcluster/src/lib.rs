@@ -1,1 +1,219 @@
+//! devcluster: an in-process server that speaks enough of the Kubernetes API for kubectl 1.32
+//! and kube-rs 5 to work against it unchanged: discovery, OpenAPI v3 stubs, get/list/watch with
+//! resource versions and bookmarks, create/update/patch/server-side apply with field managers,
+//! the status subresource, deletion with finalizers and garbage collection, CRDs with schema
+//! validation, server-side Tables, and a kwok-like simulation of workloads and volumes.
+//!
+//! State lives in memory and is gone when the server stops. See README.md.
 
+mod apply;
+mod cel;
+mod clock;
+mod convert;
+mod crd;
+mod delete;
+mod discovery;
+mod fieldset;
+mod handlers;
+mod jsonpath;
+mod managed;
+mod meta;
+mod openapi;
+mod patch;
+mod recorder;
+mod request;
+mod resources;
+mod response;
+mod schema;
+mod selectors;
+mod server;
+mod simulate;
+mod state;
+mod status;
+mod store;
+mod table;
+mod watch;
+mod write;
+
+pub use recorder::RecordedRequest;
+pub use simulate::FAIL_ANNOTATION;
+
+use state::Shared;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("devcluster I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// How to run the development cluster.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// How long Deployments and StatefulSets take to report their replicas ready.
+    pub ready_delay: Duration,
+    /// Events kept for watches to resume from; older resource versions get 410 Expired.
+    pub history: usize,
+    /// Interval of BOOKMARK events on watches that allow them.
+    pub bookmark_interval: Duration,
+    /// Keep a log of resource requests (see [`DevCluster::requests`]).
+    pub record_requests: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            ready_delay: Duration::ZERO,
+            history: 50_000,
+            bookmark_interval: Duration::from_secs(30),
+            record_requests: true,
+        }
+    }
+}
+
+/// A running development cluster. Dropping it stops the server.
+pub struct DevCluster {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl DevCluster {
+    /// Binds 127.0.0.1:`config.port` and serves in the background on the current Tokio runtime.
+    pub async fn start(config: Config) -> Result<DevCluster> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Shared::new(config);
+        let mut stop = shared.stop_tx.subscribe();
+        let app = server::app(shared.clone());
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "devcluster server stopped with an error");
+            }
+        });
+        tracing::info!(%addr, "devcluster listening");
+        Ok(DevCluster {
+            addr,
+            shared,
+            task: Some(task),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A kubeconfig with one cluster, context and (credential-less) user, namespace `default`.
+    pub fn kubeconfig_yaml(&self) -> String {
+        kubeconfig(&self.url())
+    }
+
+    pub fn write_kubeconfig(&self, path: impl AsRef<Path>) -> Result<()> {
+        std::fs::write(path, self.kubeconfig_yaml())?;
+        Ok(())
+    }
+
+    /// Resource requests served so far, in RBAC terms.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// The current global resource version.
+    pub fn resource_version(&self) -> u64 {
+        self.shared.lock().store.rv()
+    }
+
+    /// Forgets the watch history, so that every watch resuming from an older resource version
+    /// gets `410 Expired` (tests of re-list logic).
+    pub fn expire_watch_history(&self) {
+        self.shared.lock().store.compact();
+    }
+
+    /// Stops serving and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        self.shared.stop_tx.send_replace(true);
+        if let Some(t) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+    }
+}
+
+impl Drop for DevCluster {
+    fn drop(&mut self) {
+        self.shared.stop_tx.send_replace(true);
+        if let Some(t) = self.task.take() {
+            // Connections still draining are cut rather than waited for.
+            let _ = &t;
+        }
+    }
+}
+
+fn kubeconfig(url: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: devcluster
+  cluster:
+    server: {url}
+contexts:
+- name: devcluster
+  context:
+    cluster: devcluster
+    user: devcluster
+    namespace: default
+current-context: devcluster
+users:
+- name: devcluster
+  user: {{}}
+preferences: {{}}
+"
+    )
+}
+
+/// Runs a development cluster until Ctrl-C, optionally writing a kubeconfig for it first.
+pub async fn serve(config: Config, kubeconfig_path: Option<PathBuf>) -> Result<()> {
+    let cluster = DevCluster::start(config).await?;
+    if let Some(p) = &kubeconfig_path {
+        cluster.write_kubeconfig(p)?;
+        eprintln!(
+            "devcluster: listening on {}; kubeconfig written to {}",
+            cluster.url(),
+            p.display()
+        );
+    } else {
+        eprintln!("devcluster: listening on {}", cluster.url());
+    }
+    tokio::signal::ctrl_c().await?;
+    eprintln!("devcluster: stopping (state was in memory and is gone)");
+    cluster.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! What the kubelet, controller-manager and cloud provider would do, in the spirit of kwok:
+//! namespaces are Active, PVCs bind (and expand), Deployments and StatefulSets become ready
+//! after `Config::ready_delay` unless annotated `devcluster.mutualis.io/fail: "true"`,
+//! LoadBalancer Services and Ingresses get an address. Also the apiserver's own defaulting of
+//! a few built-ins.
+
+use crate::Config;
+use crate::meta::meta_mut;
+use crate::resources::ResourceDef;
+use crate::state::State;
+use crate::status::{ApiError, ApiResult, Cause};
+use crate::store::{EventType, Key};
+use serde_json::{Value, json};
+
+/// Annotation that keeps a Deployment or StatefulSet from ever becoming ready.
+pub const FAIL_ANNOTATION: &str = "devcluster.mutualis.io/fail";
+const LB_ADDRESS: &str = "172.18.255.200";
+
+/// Registry-time defaulting and checks (the apiserver's strategies, not controllers).
+pub fn admit(def: &ResourceDef, new: &mut Value, old: Option<&Value>) -> ApiResult<()> {
+    let name = new["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    match (def.group.as_str(), def.plural.as_str()) {
+        ("", "namespaces") => {
+            meta_mut(new).entry("labels").or_insert_with(|| json!({}))["kubernetes.io/metadata.name"] =
+                Value::from(name);
+            if new["spec"]["finalizers"].is_null() {
+                new["spec"]["finalizers"] = json!(["kubernetes"]);
+            }
+            if new["metadata"].get("deletionTimestamp").is_none() {
+                new["status"] = json!({"phase": "Active"});
+            }
+        }
+        ("apiextensions.k8s.io", "customresourcedefinitions") => {
+            new["status"] = crate::crd::status(new);
+        }
+        ("", "services") => {
+            if new["spec"]["type"].is_null() {
+                new["spec"]["type"] = "ClusterIP".into();
+            }
+            let ip = old
+                .and_then(|o| o["spec"]["clusterIP"].as_str().map(String::from))
+                .unwrap_or_else(|| fake_ip(&name));
+            if new["spec"]["clusterIP"].is_null() {
+                new["spec"]["clusterIP"] = Value::from(ip.clone());
+                new["spec"]["clusterIPs"] = json!([ip]);
+            }
+        }
+        ("", "persistentvolumeclaims") => {
+            if let Some(old) = old {
+                let before = quantity(&old["spec"]["resources"]["requests"]["storage"]);
+                let after = quantity(&new["spec"]["resources"]["requests"]["storage"]);
+                if let (Some(b), Some(a)) = (before, after) {
+                    if a < b {
+                        return Err(ApiError::invalid(
+                            &def.kind,
+                            "",
+                            &name,
+                            vec![Cause::new(
+                                "FieldValueForbidden",
+                                "spec.resources.requests.storage",
+                                "Forbidden: field can not be less than previous value",
+                            )],
+                        ));
+                    }
+                }
+            }
+        }
+        ("apps", "deployments" | "statefulsets") => {
+            if new["spec"]["replicas"].is_null() && new["spec"].is_object() {
+                new["spec"]["replicas"] = 1.into();
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn fake_ip(name: &str) -> String {
+    let h = name
+        .bytes()
+        .fold(7u32, |a, b| a.wrapping_mul(31).wrapping_add(u32::from(b)));
+    format!("10.96.{}.{}", (h >> 8) % 256, h % 254 + 1)
+}
+
+/// Kubernetes quantities (`250Gi`, `1Ti`, `500M`, `1.5`) as a number of units.
+pub fn quantity(v: &Value) -> Option<f64> {
+    let s = v
+        .as_str()
+        .map(String::from)
+        .or_else(|| v.as_f64().map(|f| f.to_string()))?;
+    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let (num, suffix) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult = match suffix {
+        "" => 1.0,
+        "Ki" => 1024f64,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "m" => 1e-3,
+        _ => return None,
+    };
+    Some(n * mult)
+}
+
+/// Reacts to a stored write; status changes are ordinary writes (new resource version, event).
+pub fn after_write(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key) {
+    let Some(cur) = st.store.get(k) else { return };
+    if cur.idx.deleting {
+        return;
+    }
+    let obj = cur.value();
+    let status = match (def.group.as_str(), def.plural.as_str()) {
+        ("", "persistentvolumeclaims") => {
+            let req = obj["spec"]["resources"]["requests"]["storage"].clone();
+            let mut s = obj["status"].clone();
+            s["phase"] = "Bound".into();
+            s["accessModes"] = obj["spec"]["accessModes"].clone();
+            if quantity(&req) > quantity(&s["capacity"]["storage"])
+                || s["capacity"]["storage"].is_null()
+            {
+                s["capacity"] = json!({"storage": req});
+            }
+            Some(s)
+        }
+        ("apps", "deployments" | "statefulsets") => Some(workload_status(st, cfg, def, k, &obj)),
+        ("", "services") if obj["spec"]["type"] == "LoadBalancer" => {
+            Some(json!({"loadBalancer": {"ingress": [{"ip": LB_ADDRESS, "ipMode": "VIP"}]}}))
+        }
+        ("networking.k8s.io", "ingresses") => {
+            Some(json!({"loadBalancer": {"ingress": [{"ip": LB_ADDRESS}]}}))
+        }
+        _ => None,
+    };
+    let Some(status) = status else { return };
+    if obj["status"] == status {
+        return;
+    }
+    let mut next = obj;
+    next["status"] = status;
+    st.store.put(k, next, EventType::Modified);
+}
+
+fn workload_status(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key, obj: &Value) -> Value {
+    let generation = obj["metadata"]["generation"].as_u64().unwrap_or(1);
+    let replicas = obj["spec"]["replicas"].as_u64().unwrap_or(1);
+    let failing = crate::state::truthy(&obj["metadata"]["annotations"][FAIL_ANNOTATION]);
+    let matured = cfg.ready_delay.is_zero() || st.matured.contains(&(k.clone(), generation));
+    if !matured && !st.timers.contains(&(k.clone(), generation)) {
+        st.timers.push((k.clone(), generation));
+    }
+    let ready = if matured && !failing { replicas } else { 0 };
+    let now = crate::clock::now_rfc3339();
+    let since = |t: &str, s: &str| {
+        obj["status"]["conditions"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["type"] == t && c["status"] == s))
+            .and_then(|c| c["lastTransitionTime"].as_str().map(String::from))
+            .unwrap_or_else(|| now.clone())
+    };
+    let mut s = json!({"observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas});
+    if ready > 0 {
+        s["readyReplicas"] = ready.into();
+        s["availableReplicas"] = ready.into();
+    } else {
+        s["unavailableReplicas"] = replicas.into();
+    }
+    if def.plural == "deployments" {
+        let (avail, reason, msg) = if ready == replicas {
+            (
+                "True",
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.",
+            )
+        } else if failing {
+            (
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability (devcluster: failure simulated by annotation).",
+            )
+        } else {
+            (
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
+            )
+        };
+        s["conditions"] = json!([
+            {"type": "Available", "status": avail, "reason": reason, "message": msg, "lastUpdateTime": since("Available", avail), "lastTransitionTime": since("Available", avail)},
+            {"type": "Progressing", "status": "True", "reason": if ready == replicas { "NewReplicaSetAvailable" } else { "ReplicaSetUpdated" },
+             "message": format!("ReplicaSet \"{}\" is progressing.", k.name), "lastUpdateTime": since("Progressing", "True"), "lastTransitionTime": since("Progressing", "True")},
+        ]);
+    } else {
+        s.as_object_mut()
+            .expect("object")
+            .remove("unavailableReplicas");
+        s["currentReplicas"] = replicas.into();
+        s["currentRevision"] = format!("{}-{generation}", k.name).into();
+        s["updateRevision"] = format!("{}-{generation}", k.name).into();
+        s["collisionCount"] = 0.into();
+    }
+    s
+}

@@ -1,0 +1,444 @@
+//! Create, update, patch and apply: one pipeline that turns a request into the next version of
+//! an object, enforces the apiserver's rules, and stores it only if something changed.
+
+use crate::convert::{to_external, to_storage};
+use crate::meta::{meta_mut, same_content, spec_part, strip_empty, validate_name};
+use crate::resources::ResourceDef;
+use crate::state::{State, key};
+use crate::status::{ApiError, ApiResult, Cause, Target};
+use crate::store::{EventType, Key, Stored};
+use crate::{Config, apply, managed, patch};
+use serde_json::Value;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sub {
+    Main,
+    Status,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    Ignore,
+    Warn,
+    Strict,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchKind {
+    Json,
+    Merge,
+    Strategic,
+}
+
+pub enum WriteOp {
+    Create(Value),
+    Update(Value),
+    Patch(PatchKind, Value),
+    Apply { body: Value, force: bool },
+}
+
+pub struct WriteReq {
+    pub def: Arc<ResourceDef>,
+    pub ns: String,
+    pub name: String,
+    pub sub: Sub,
+    pub dry_run: bool,
+    pub validation: FieldValidation,
+    pub manager: String,
+}
+
+pub struct Outcome {
+    pub stored: Arc<Stored>,
+    pub created: bool,
+    pub warnings: Vec<String>,
+}
+
+impl WriteReq {
+    pub fn target<'a>(&'a self, name: &'a str) -> Target<'a> {
+        Target {
+            group: &self.def.group,
+            resource: &self.def.plural,
+            name,
+        }
+    }
+}
+
+pub fn write(st: &mut State, cfg: &Config, req: &WriteReq, op: WriteOp) -> ApiResult<Outcome> {
+    let def = req.def.clone();
+    let name = match &op {
+        WriteOp::Create(body) => create_name(body)?,
+        _ => req.name.clone(),
+    };
+    let k = key(&def, &req.ns, &name);
+    let old_stored = st.store.get(&k);
+    let old = old_stored.as_ref().map(|s| to_external(&def, s.value()));
+    let target = req.target(&name);
+    if def.namespaced {
+        match st.namespace(&req.ns) {
+            None => {
+                return Err(ApiError::not_found(Target {
+                    group: "",
+                    resource: "namespaces",
+                    name: &req.ns,
+                }));
+            }
+            Some(true) if old.is_none() => {
+                return Err(ApiError::new(
+                    403,
+                    "Forbidden",
+                    format!(
+                        "{} \"{name}\" is forbidden: unable to create new content in namespace {} because it is being terminated",
+                        target.qualified(),
+                        req.ns
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    if req.sub == Sub::Status && old.is_none() {
+        return Err(ApiError::not_found(target));
+    }
+    let is_apply = matches!(op, WriteOp::Apply { .. });
+    let mut new = match op {
+        WriteOp::Create(body) => {
+            if old.is_some() {
+                return Err(ApiError::already_exists(target));
+            }
+            check_body(&def, &req.ns, &body)?;
+            body
+        }
+        WriteOp::Update(body) => {
+            let Some(old) = &old else {
+                return Err(ApiError::not_found(target));
+            };
+            check_body(&def, &req.ns, &body)?;
+            check_body_name(&body, &name)?;
+            let want = body["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or_default();
+            if !want.is_empty()
+                && want
+                    != old["metadata"]["resourceVersion"]
+                        .as_str()
+                        .unwrap_or_default()
+            {
+                return Err(ApiError::stale(target));
+            }
+            body
+        }
+        WriteOp::Patch(kind, p) => {
+            let Some(old) = &old else {
+                return Err(ApiError::not_found(target));
+            };
+            if kind == PatchKind::Strategic && !def.builtin {
+                return Err(ApiError::unsupported_media(
+                    "application/strategic-merge-patch+json",
+                ));
+            }
+            let mut doc = old.clone();
+            match kind {
+                PatchKind::Json => patch::json_patch(&mut doc, &p)?,
+                PatchKind::Merge => patch::merge_patch(&mut doc, &p)?,
+                PatchKind::Strategic => patch::strategic_merge(&mut doc, &p)?,
+            }
+            doc
+        }
+        WriteOp::Apply { body, force } => {
+            check_body(&def, &req.ns, &body)?;
+            check_body_name(&body, &name)?;
+            if body
+                .get("kind")
+                .is_none_or(|k| k.as_str().is_none_or(str::is_empty))
+            {
+                return Err(ApiError::bad_request("invalid object type: /, Kind="));
+            }
+            apply::apply(&def, old.as_ref(), &body, &req.manager, force, req.sub)
+                .map_err(|conflicts| apply::conflict_error(target, &conflicts))?
+        }
+    };
+    if !new.is_object() {
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON object",
+        ));
+    }
+    settle_subresource(&def, req.sub, old.as_ref(), &mut new);
+    server_metadata(&def, &req.ns, &name, old.as_ref(), &mut new);
+    strip_empty(&mut new);
+    if old.is_none() {
+        if name.is_empty() {
+            let c = Cause::new(
+                "FieldValueRequired",
+                "metadata.name",
+                "Required value: name or generateName is required",
+            );
+            return Err(ApiError::invalid(&def.kind, &def.group, &name, vec![c]));
+        }
+        if let Some(c) = validate_name(&def, &name) {
+            return Err(ApiError::invalid(&def.kind, &def.group, &name, vec![c]));
+        }
+    }
+    if let Some(old) = &old {
+        check_finalizers(&def, &name, old, &new)?;
+    }
+    let warnings = crate::schema::admit(&def, &name, &mut new, old.as_ref(), req.validation)?;
+    crate::simulate::admit(&def, &mut new, old.as_ref())?;
+    set_generation(&def, old.as_ref(), &mut new);
+    if let Some(old) = &old {
+        if same_content(old, &new) {
+            // A no-op: no new resource version, no event (controllers would hot-loop on one).
+            return Ok(Outcome {
+                stored: old_stored.expect("old"),
+                created: false,
+                warnings,
+            });
+        }
+    }
+    if !is_apply {
+        managed::record(
+            &def,
+            old.as_ref(),
+            &mut new,
+            &req.manager,
+            req.sub,
+            old.is_none(),
+        );
+    }
+    let created = old.is_none();
+    if req.dry_run {
+        let json = serde_json::to_vec(&new).unwrap_or_default().into();
+        let idx = old_stored.map(|s| s.idx.clone()).unwrap_or_default();
+        return Ok(Outcome {
+            stored: Arc::new(Stored {
+                rv: st.store.rv(),
+                json,
+                idx,
+            }),
+            created,
+            warnings,
+        });
+    }
+    let storage_obj = to_storage(&def, new);
+    let terminating_done = storage_obj["metadata"].get("deletionTimestamp").is_some()
+        && storage_obj["metadata"]["finalizers"]
+            .as_array()
+            .is_none_or(Vec::is_empty);
+    let stored = if terminating_done {
+        crate::delete::remove_now(st, cfg, &k, storage_obj)
+    } else {
+        let s = st.store.put(
+            &k,
+            storage_obj,
+            if created {
+                EventType::Added
+            } else {
+                EventType::Modified
+            },
+        );
+        after_put(st, cfg, &def, &k);
+        s
+    };
+    Ok(Outcome {
+        stored,
+        created,
+        warnings,
+    })
+}
+
+/// Follow-ups of a stored write: a CRD changes what is served; the simulator reacts to workloads.
+pub fn after_put(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key) {
+    if &*k.storage == crate::resources::CRD_STORAGE {
+        if let Some(s) = st.store.get(k) {
+            crate::crd::register(&mut st.registry, &s.value());
+        }
+    }
+    crate::simulate::after_write(st, cfg, def, k);
+}
+
+fn create_name(body: &Value) -> ApiResult<String> {
+    let m = &body["metadata"];
+    match (m["name"].as_str(), m["generateName"].as_str()) {
+        (Some(n), _) if !n.is_empty() => Ok(n.to_string()),
+        (_, Some(g)) if !g.is_empty() => Ok(format!("{g}{}", crate::meta::generated_suffix())),
+        _ => Ok(String::new()),
+    }
+}
+
+fn check_body(def: &ResourceDef, ns: &str, body: &Value) -> ApiResult<()> {
+    if !body.is_object() {
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON object",
+        ));
+    }
+    if let Some(av) = body["apiVersion"].as_str().filter(|s| !s.is_empty()) {
+        let served = def.api_version();
+        // Any served version of the same group is accepted (one storage, no conversion needed).
+        let same_group = av.rsplit_once('/').map(|(g, _)| g).unwrap_or("") == def.group;
+        if av != served && !same_group {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({av}) does not match the expected API version ({served})"
+            )));
+        }
+    }
+    if let Some(k) = body["kind"].as_str().filter(|s| !s.is_empty()) {
+        if k != def.kind {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({})",
+                def.kind
+            )));
+        }
+    }
+    if def.namespaced {
+        if let Some(bns) = body["metadata"]["namespace"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+        {
+            if bns != ns {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_body_name(body: &Value, name: &str) -> ApiResult<()> {
+    match body["metadata"]["name"].as_str() {
+        Some(n) if n != name => Err(ApiError::bad_request(
+            "the name of the object does not match the name on the URL",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Writes to the main resource keep the stored status; writes to `/status` keep everything else.
+fn settle_subresource(def: &ResourceDef, sub: Sub, old: Option<&Value>, new: &mut Value) {
+    let Some(m) = new.as_object_mut() else { return };
+    match (sub, old) {
+        (Sub::Status, Some(old)) => {
+            let status = m.remove("status");
+            let mut base = old.clone();
+            let bm = base.as_object_mut().expect("object");
+            match status {
+                Some(s) if !s.is_null() => {
+                    bm.insert("status".into(), s);
+                }
+                _ => {
+                    bm.remove("status");
+                }
+            }
+            *new = base;
+        }
+        (Sub::Main, Some(old)) if def.status => match old.get("status") {
+            Some(s) => {
+                m.insert("status".into(), s.clone());
+            }
+            None => {
+                m.remove("status");
+            }
+        },
+        (Sub::Main, None) if def.status && def.plural != "namespaces" => {
+            m.remove("status");
+        }
+        _ => {}
+    }
+}
+
+/// Fields only the server sets: identity, timestamps, deletion state, namespace from the URL.
+fn server_metadata(def: &ResourceDef, ns: &str, name: &str, old: Option<&Value>, new: &mut Value) {
+    let api_version = def.api_version();
+    let kind = def.kind.clone();
+    let obj = new.as_object_mut().expect("object");
+    obj.insert("apiVersion".into(), api_version.into());
+    obj.insert("kind".into(), kind.into());
+    let m = meta_mut(new);
+    m.insert("name".into(), name.into());
+    if def.namespaced {
+        m.insert("namespace".into(), ns.into());
+    } else {
+        m.remove("namespace");
+    }
+    m.remove("selfLink");
+    match old {
+        Some(old) => {
+            for f in [
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+                "generateName",
+            ] {
+                match old["metadata"].get(f) {
+                    Some(v) => {
+                        m.insert(f.into(), v.clone());
+                    }
+                    None => {
+                        m.remove(f);
+                    }
+                }
+            }
+        }
+        None => {
+            m.insert("uid".into(), crate::clock::new_uid().into());
+            m.insert(
+                "creationTimestamp".into(),
+                crate::clock::now_rfc3339().into(),
+            );
+            for f in [
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "resourceVersion",
+                "generation",
+            ] {
+                m.remove(f);
+            }
+        }
+    }
+}
+
+fn check_finalizers(def: &ResourceDef, name: &str, old: &Value, new: &Value) -> ApiResult<()> {
+    if old["metadata"].get("deletionTimestamp").is_none() {
+        return Ok(());
+    }
+    let empty = vec![];
+    let before = old["metadata"]["finalizers"].as_array().unwrap_or(&empty);
+    let added = new["metadata"]["finalizers"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .any(|f| !before.contains(f));
+    if added {
+        return Err(ApiError::invalid(
+            &def.kind,
+            &def.group,
+            name,
+            vec![Cause::new(
+                "FieldValueForbidden",
+                "metadata.finalizers",
+                "Forbidden: no new finalizers can be added if the object is being deleted",
+            )],
+        ));
+    }
+    Ok(())
+}
+
+fn set_generation(def: &ResourceDef, old: Option<&Value>, new: &mut Value) {
+    if !def.generation {
+        return;
+    }
+    let generation = match old {
+        None => 1,
+        Some(old) => {
+            let g = old["metadata"]["generation"].as_i64().unwrap_or(1);
+            if spec_part(old) != spec_part(new) {
+                g + 1
+            } else {
+                g
+            }
+        }
+    };
+    meta_mut(new).insert("generation".into(), generation.into());
+}

@@ -1,0 +1,247 @@
+//! The real kubectl against the development cluster: apply --server-side with default
+//! validation, get (columns, -A, -o wide, -o yaml, -l, --show-labels), describe with events,
+//! wait, get -w, delete with finalizers and of a namespace, patch, label, edit.
+
+mod common;
+
+use common::{TENANT_CRD, start};
+use devcluster::Config;
+use std::time::Duration;
+
+const TENANT: &str = "apiVersion: example.io/v1\nkind: Tenant\nmetadata:\n  name: x\n  namespace: default\n  labels: {app: x, tier: web}\nspec:\n  plan: gold\n  members: 8\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_get_describe_wait_delete() {
+    let env = start(Config::default()).await;
+    let out = env.ok(&["get", "namespaces"]).await;
+    assert!(out.contains("default") && out.contains("Active"), "{out}");
+
+    let out = env.apply(TENANT_CRD).await;
+    assert!(
+        out.contains(
+            "customresourcedefinition.apiextensions.k8s.io/tenants.example.io serverside-applied"
+        ),
+        "{out}"
+    );
+    env.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/tenants.example.io",
+        "--timeout=10s",
+    ])
+    .await;
+    let out = env.apply(TENANT).await;
+    assert!(
+        out.contains("tenant.example.io/x serverside-applied"),
+        "{out}"
+    );
+
+    // Printer columns, with the date column rendered as an age.
+    let out = env.ok(&["get", "tenants"]).await;
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0]
+            .split_whitespace()
+            .eq(["NAME", "PLAN", "READY", "AGE"]),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("x ")
+            && lines[1].contains("gold")
+            && lines[1].trim_end().ends_with('s'),
+        "{out}"
+    );
+    let out = env.ok(&["get", "tn", "x", "-o", "wide"]).await;
+    assert!(out.contains("MEMBERS") && out.contains(" 8 "), "{out}");
+    let out = env.ok(&["get", "tenants", "-A"]).await;
+    assert!(
+        out.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("default ")),
+        "namespace column filled: {out}"
+    );
+    let out = env.ok(&["get", "tenants", "--show-labels"]).await;
+    assert!(out.contains("app=x,tier=web"), "{out}");
+    let out = env.ok(&["get", "tenants", "-l", "app=x,tier!=db"]).await;
+    assert!(out.contains("gold"), "{out}");
+    let out = env
+        .kubectl(&["get", "tenants", "-l", "tier in (db)"], None)
+        .await;
+    assert!(out.stderr.contains("No resources found"), "{}", out.stderr);
+    let out = env.ok(&["get", "tenant", "x", "-o", "yaml"]).await;
+    assert!(
+        out.contains("plan: gold") && out.contains("generation: 1") && out.contains("uid: "),
+        "{out}"
+    );
+
+    // Re-applying the same manifest changes nothing (no new resource version).
+    let rv = env.cluster.resource_version();
+    env.apply(TENANT).await;
+    assert_eq!(env.cluster.resource_version(), rv);
+
+    // wait: times out first, then sees the condition once a status write lands.
+    let out = env
+        .kubectl(
+            &["wait", "--for=condition=Ready", "tenant/x", "--timeout=1s"],
+            None,
+        )
+        .await;
+    assert_ne!(out.code, 0);
+    let status = r#"{"status":{"conditions":[{"type":"Ready","status":"True","reason":"Reconciled","message":"ok","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}"#;
+    let waiter = env.kubectl(
+        &["wait", "--for=condition=Ready", "tenant/x", "--timeout=20s"],
+        None,
+    );
+    let patcher = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        env.ok(&[
+            "patch",
+            "tenant",
+            "x",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            status,
+        ])
+        .await
+    };
+    let (w, _) = tokio::join!(waiter, patcher);
+    assert_eq!(w.code, 0, "{} {}", w.stdout, w.stderr);
+    assert!(w.stdout.contains("condition met"));
+    let out = env.ok(&["get", "tenants"]).await;
+    assert!(out.lines().nth(1).unwrap().contains("True"), "{out}");
+
+    let out = env.ok(&["describe", "tenant", "x"]).await;
+    assert!(
+        out.contains("Name:         x")
+            && out
+                .lines()
+                .any(|l| l.trim().starts_with("Plan:") && l.ends_with("gold")),
+        "{out}"
+    );
+
+    // Finalizer: delete waits until it is removed.
+    env.ok(&[
+        "patch",
+        "tenant",
+        "x",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.io/cleanup"]}}"#,
+    ])
+    .await;
+    let out = env.ok(&["delete", "tenant", "x", "--wait=false"]).await;
+    assert!(out.contains("tenant.example.io \"x\" deleted"), "{out}");
+    let out = env
+        .ok(&[
+            "get",
+            "tenant",
+            "x",
+            "-o",
+            "jsonpath={.metadata.deletionTimestamp}",
+        ])
+        .await;
+    assert!(!out.is_empty(), "terminating");
+    let waiter = env.kubectl(&["wait", "--for=delete", "tenant/x", "--timeout=20s"], None);
+    let patcher = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        env.ok(&[
+            "patch",
+            "tenant",
+            "x",
+            "--type=json",
+            "-p",
+            r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+        ])
+        .await
+    };
+    let (w, _) = tokio::join!(waiter, patcher);
+    assert_eq!(w.code, 0, "{} {}", w.stdout, w.stderr);
+    let out = env.kubectl(&["get", "tenant", "x"], None).await;
+    assert!(out.stderr.contains("NotFound"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_render_like_a_real_server() {
+    let env = start(Config::default()).await;
+    env.apply(TENANT_CRD).await;
+    let bad = TENANT.replace("plan: gold", "plan: bad");
+    let out = env
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(&bad))
+        .await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("The Tenant \"x\" is invalid: spec.plan: Unsupported value: \"bad\""),
+        "{}",
+        out.stderr
+    );
+
+    let unknown = TENANT.replace("members: 8", "members: 8\n  colour: blue");
+    let out = env
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(&unknown))
+        .await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("unknown field \"spec.colour\""),
+        "{}",
+        out.stderr
+    );
+
+    // Another manager owns .spec.plan: kubectl's apply conflicts until forced.
+    env.apply(TENANT).await;
+    let other = TENANT.replace("plan: gold", "plan: silver");
+    let o = env
+        .kubectl(
+            &[
+                "apply",
+                "--server-side",
+                "--field-manager=tenant-controller",
+                "--force-conflicts",
+                "-f",
+                "-",
+            ],
+            Some(&other),
+        )
+        .await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = env
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(TENANT))
+        .await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("conflict with \"tenant-controller\"")
+            && out.stderr.contains(".spec.plan"),
+        "{}",
+        out.stderr
+    );
+    let out = env
+        .kubectl(
+            &["apply", "--server-side", "--force-conflicts", "-f", "-"],
+            Some(TENANT),
+        )
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let out = env.kubectl(&["get", "nonsense"], None).await;
+    assert!(
+        out.stderr
+            .contains("doesn't have a resource type \"nonsense\""),
+        "{}",
+        out.stderr
+    );
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name}\n";
+    let out = env.kubectl(&["create", "-f", "-"], Some(cm)).await;
+    assert!(
+        out.stderr.contains("is invalid") && out.stderr.contains("RFC 1123"),
+        "{}",
+        out.stderr
+    );
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: missing}\n";
+    let out = env.kubectl(&["create", "-f", "-"], Some(cm)).await;
+    assert!(
+        out.stderr.contains("namespaces \"missing\" not found"),
+        "{}",
+        out.stderr
+    );
+}
