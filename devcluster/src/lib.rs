@@ -151,10 +151,12 @@ impl DevCluster {
         self.shared.lock().store.rv()
     }
 
-    /// Forgets the watch history, so that every watch resuming from an older resource version
-    /// gets `410 Expired` (tests of re-list logic).
+    /// Simulates an etcd compaction that every watcher fell behind: open watches end with an
+    /// in-stream `410 Expired`, and resuming from any resource version up to now gets the same,
+    /// so clients must re-list (tests of re-list logic).
     pub fn expire_watch_history(&self) {
         self.shared.lock().store.compact();
+        self.shared.expire_tx.send_modify(|n| *n += 1);
     }
 
     /// Stops serving and waits for the server task to end.

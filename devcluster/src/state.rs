@@ -27,6 +27,8 @@ pub struct Shared {
     pub rv_tx: watch::Sender<u64>,
     /// Set on shutdown: open watches end so the server can stop.
     pub stop_tx: watch::Sender<bool>,
+    /// Bumped by the expiry test hook: open watches end with an in-stream 410.
+    pub expire_tx: watch::Sender<u64>,
     pub requests: Mutex<Vec<RecordedRequest>>,
 }
 
@@ -42,11 +44,13 @@ impl Shared {
         state.seed();
         let (rv_tx, _) = watch::channel(state.store.rv());
         let (stop_tx, _) = watch::channel(false);
+        let (expire_tx, _) = watch::channel(0);
         Arc::new(Self {
             state: Mutex::new(state),
             config,
             rv_tx,
             stop_tx,
+            expire_tx,
             requests: Mutex::new(Vec::new()),
         })
     }

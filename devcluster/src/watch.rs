@@ -33,6 +33,7 @@ struct Watcher {
     last: u64,
     rx: tokio::sync::watch::Receiver<u64>,
     stop: tokio::sync::watch::Receiver<bool>,
+    expire: tokio::sync::watch::Receiver<u64>,
     out: VecDeque<Bytes>,
     deadline: Instant,
     next_bookmark: Instant,
@@ -72,6 +73,7 @@ pub fn start(shared: Arc<Shared>, def: Arc<ResourceDef>, req: &Req) -> ApiResult
     let mut w = Watcher {
         rx: shared.rv_tx.subscribe(),
         stop: shared.stop_tx.subscribe(),
+        expire: shared.expire_tx.subscribe(),
         shared,
         def,
         ns: req.route.namespace.clone(),
@@ -233,6 +235,10 @@ impl Watcher {
             let wake = self.deadline.min(self.next_bookmark);
             tokio::select! {
                 _ = self.stop.changed() => return None,
+                _ = self.expire.changed() => {
+                    let oldest = self.shared.lock().store.rv() + 1;
+                    self.expired(oldest);
+                }
                 changed = self.rx.changed() => {
                     if changed.is_err() {
                         return None;
