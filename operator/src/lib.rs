@@ -5,5 +5,6 @@
 
 pub mod api;
 pub mod cli;
+pub mod plan;
 pub mod reconcile;
 pub mod telemetry;

@@ -1,8 +1,10 @@
 //! The `mutualis` binary: one subcommand enum, each arm delegating to the library.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use mutualis::cli::{self, Format, Offline};
 
 #[derive(Parser)]
 #[command(
@@ -17,21 +19,53 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print every Kubernetes object the operator would create for each Tenant (offline).
+    Render(OfflineArgs),
+    /// Summarise, per Tenant, tier, members, storage, contribution, DNS records and objects.
+    Plan(OfflineArgs),
     /// Print the CustomResourceDefinitions (ServiceCatalog, Tenant) as YAML.
     Crd,
 }
 
+#[derive(Args)]
+struct OfflineArgs {
+    /// YAML file (multi-document allowed), directory of .yaml/.yml files, or - for stdin,
+    /// holding ServiceCatalogs and Tenants. Repeatable.
+    #[arg(short = 'f', long = "filename", required = true, value_name = "PATH")]
+    files: Vec<PathBuf>,
+    /// Output format: text (YAML for render, a summary for plan), yaml, or json.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text)]
+    output: Format,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Crd => mutualis::cli::crd::run(&mut std::io::stdout().lock()).map_err(Into::into),
+    let mut stdout = std::io::stdout().lock();
+    let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
+        Command::Render(a) => offline(Offline::Render, a, &mut stdout),
+        Command::Plan(a) => offline(Offline::Plan, a, &mut stdout),
+        Command::Crd => cli::crd::run(&mut stdout).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let err: Box<dyn std::error::Error> = err;
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn offline(
+    command: Offline,
+    args: OfflineArgs,
+    out: &mut dyn std::io::Write,
+) -> Result<(), Box<dyn std::error::Error>> {
+    cli::run_offline(
+        command,
+        &args.files,
+        args.output,
+        &mut std::io::stdin().lock(),
+        out,
+    )
+    .map_err(Into::into)
 }

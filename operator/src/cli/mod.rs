@@ -2,3 +2,97 @@
 //! print; nothing here talks to a cluster.
 
 pub mod crd;
+pub mod error;
+pub mod input;
+pub mod plan;
+pub mod render;
+mod yaml_path;
+
+pub use error::CliError;
+
+use crate::plan::{Plan, PlanInputs};
+use input::Manifests;
+
+/// Output format of `render` and `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Multi-document YAML (`render`) or a human summary (`plan`).
+    Text,
+    /// YAML (`render` only; same as text).
+    Yaml,
+    /// JSON: a `v1/List` (`render`) or an array of tenant summaries (`plan`).
+    Json,
+}
+
+/// Plans every tenant of `manifests` offline (no DKIM key, first serials), in input order.
+pub fn plan_all(manifests: &Manifests) -> Result<Vec<Plan>, CliError> {
+    let inputs = PlanInputs::default();
+    manifests
+        .tenants
+        .iter()
+        .map(|(origin, tenant, doc)| {
+            let fail = |error: crate::plan::PlanError| {
+                let line = error
+                    .field()
+                    .and_then(|f| yaml_path::line_of(doc, f))
+                    .map_or(origin.line, |l| origin.line + l - 1);
+                CliError::Plan {
+                    source_name: origin.source.clone(),
+                    line,
+                    tenant: tenant.metadata.name.clone().unwrap_or_default(),
+                    error: Box::new(error),
+                }
+            };
+            let catalog = manifests.catalog(&tenant.spec.catalog_ref).ok_or_else(|| {
+                fail(crate::plan::PlanError::CatalogNotFound {
+                    catalog_ref: tenant.spec.catalog_ref.clone(),
+                    available: manifests
+                        .catalogs
+                        .iter()
+                        .filter_map(|(_, c)| c.metadata.name.clone())
+                        .collect(),
+                })
+            })?;
+            crate::plan::plan(tenant, catalog, &inputs).map_err(fail)
+        })
+        .collect()
+}
+
+/// `mutualis render` and `mutualis plan`: read, plan every tenant, print.
+pub fn run_offline(
+    command: Offline,
+    paths: &[std::path::PathBuf],
+    format: Format,
+    stdin: &mut dyn std::io::Read,
+    out: &mut dyn std::io::Write,
+) -> Result<(), CliError> {
+    let manifests = input::read(paths, stdin)?;
+    check_catalogs(&manifests)?;
+    let plans = plan_all(&manifests)?;
+    match command {
+        Offline::Render => render::write(&plans, format, out),
+        Offline::Plan => plan::write(&plans, format, out),
+    }
+}
+
+/// Which offline command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offline {
+    Render,
+    Plan,
+}
+
+/// Catalogues are checked even when no tenant uses them: a committee's typo should not wait
+/// for the first subscriber to surface.
+fn check_catalogs(manifests: &Manifests) -> Result<(), CliError> {
+    for (origin, catalog) in &manifests.catalogs {
+        if let Err(error) = crate::plan::validate_catalog(catalog) {
+            return Err(CliError::Catalog {
+                source_name: origin.source.clone(),
+                line: origin.line,
+                error: Box::new(error),
+            });
+        }
+    }
+    Ok(())
+}

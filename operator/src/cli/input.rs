@@ -1,0 +1,251 @@
+//! Reading manifests: files, directories and stdin, split into documents, each turned into a
+//! `ServiceCatalog` or a `Tenant`. Bounded: a source over [`MAX_INPUT_BYTES`] is refused
+//! before it is parsed (stdin is read only up to the limit), and parsing stops at the first
+//! error, so a large garbage file fails in milliseconds with memory bounded by the limit.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::error::{CliError, Origin};
+use super::yaml_path::path_at;
+use crate::api::{API_VERSION, ServiceCatalog, Tenant};
+
+/// Largest accepted source (32 MiB): ten thousand tenants take about 5 MiB.
+pub const MAX_INPUT_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Everything read, in input order.
+#[derive(Debug, Default)]
+pub struct Manifests {
+    pub catalogs: Vec<(Origin, ServiceCatalog)>,
+    pub tenants: Vec<(Origin, Tenant, String)>,
+}
+
+impl Manifests {
+    pub fn catalog(&self, name: &str) -> Option<&ServiceCatalog> {
+        self.catalogs
+            .iter()
+            .map(|(_, c)| c)
+            .find(|c| c.metadata.name.as_deref() == Some(name))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Head {
+    api_version: Option<String>,
+    kind: Option<String>,
+}
+
+/// Reads every path (`-` is stdin) into manifests.
+pub fn read(paths: &[PathBuf], stdin: &mut dyn Read) -> Result<Manifests, CliError> {
+    let mut out = Manifests::default();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            let text = read_bounded(stdin, "<stdin>")?;
+            parse_source("<stdin>", &text, &mut out)?;
+        } else if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|source| CliError::Io {
+                    path: path.clone(),
+                    source,
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                .collect();
+            // Directory order is the file system's; sort for byte-identical output.
+            files.sort();
+            if files.is_empty() {
+                return Err(CliError::EmptyDirectory { path: path.clone() });
+            }
+            for f in files {
+                read_file(&f, &mut out)?;
+            }
+        } else {
+            read_file(path, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+fn read_file(path: &Path, out: &mut Manifests) -> Result<(), CliError> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| CliError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > MAX_INPUT_BYTES {
+        return Err(CliError::TooLarge {
+            source_name: name,
+            size,
+            limit: MAX_INPUT_BYTES,
+        });
+    }
+    let text = read_bounded(&mut std::io::BufReader::new(file), &name)?;
+    parse_source(&name, &text, out)
+}
+
+fn read_bounded(reader: &mut dyn Read, name: &str) -> Result<String, CliError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| CliError::Io {
+            path: name.into(),
+            source,
+        })?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(CliError::TooLarge {
+            source_name: name.to_owned(),
+            size: bytes.len() as u64,
+            limit: MAX_INPUT_BYTES,
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| CliError::NotUtf8 {
+        source_name: name.to_owned(),
+        offset: e.utf8_error().valid_up_to(),
+    })
+}
+
+/// Splits on `---` document markers; yields (first line, text) of each non-empty document.
+fn documents(text: &str) -> Vec<(usize, &str)> {
+    let mut docs = Vec::new();
+    let mut start = 0;
+    let mut start_line = 1;
+    let mut offset = 0;
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let bare = line.trim_end();
+        if bare == "---" || bare.starts_with("--- ") || bare == "..." {
+            docs.push((start_line, &text[start..offset]));
+            start = offset + line.len();
+            start_line = n + 2;
+        }
+        offset += line.len();
+    }
+    docs.push((start_line, &text[start..]));
+    docs.retain(|(_, d)| {
+        d.lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+    });
+    docs
+}
+
+fn parse_source(name: &str, text: &str, out: &mut Manifests) -> Result<(), CliError> {
+    let docs = documents(text);
+    if docs.is_empty() {
+        return Err(CliError::Empty {
+            source_name: name.to_owned(),
+        });
+    }
+    for (i, (line, doc)) in docs.into_iter().enumerate() {
+        let origin = Origin {
+            source: name.to_owned(),
+            document: i + 1,
+            line,
+        };
+        let head: Head = parse(doc, &origin)?;
+        match (head.api_version.as_deref(), head.kind.as_deref()) {
+            (Some(API_VERSION), Some("ServiceCatalog")) => {
+                let c: ServiceCatalog = parse(doc, &origin)?;
+                let n = named(&origin, "ServiceCatalog", c.metadata.name.as_deref())?;
+                if let Some((first, _)) = out
+                    .catalogs
+                    .iter()
+                    .find(|(_, o)| o.metadata.name.as_deref() == Some(n))
+                {
+                    return Err(CliError::Duplicate {
+                        origin: origin.clone(),
+                        kind: "ServiceCatalog",
+                        name: n.to_owned(),
+                        first: first.clone(),
+                    });
+                }
+                out.catalogs.push((origin, c));
+            }
+            (Some(API_VERSION), Some("Tenant")) => {
+                let t: Tenant = parse(doc, &origin)?;
+                let n = named(&origin, "Tenant", t.metadata.name.as_deref())?;
+                if let Some((first, _, _)) = out
+                    .tenants
+                    .iter()
+                    .find(|(_, o, _)| o.metadata.name.as_deref() == Some(n))
+                {
+                    return Err(CliError::Duplicate {
+                        origin: origin.clone(),
+                        kind: "Tenant",
+                        name: n.to_owned(),
+                        first: first.clone(),
+                    });
+                }
+                out.tenants.push((origin, t, doc.to_owned()));
+            }
+            (api, kind) => {
+                return Err(CliError::UnknownKind {
+                    origin,
+                    what: format!(
+                        "apiVersion {:?} kind {:?}",
+                        api.unwrap_or(""),
+                        kind.unwrap_or("")
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn named<'a>(
+    origin: &Origin,
+    kind: &'static str,
+    name: Option<&'a str>,
+) -> Result<&'a str, CliError> {
+    name.filter(|n| !n.is_empty())
+        .ok_or_else(|| CliError::MissingName {
+            origin: origin.clone(),
+            kind,
+        })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(doc: &str, origin: &Origin) -> Result<T, CliError> {
+    serde_saphyr::from_str(doc).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map_or((1, 1), |l| (l.line() as usize, l.column() as usize));
+        let bare = e.without_snippet().to_string();
+        // "error: line 3 column 4: message" → "message"; positions are re-based on the file.
+        let message = bare
+            .split_once(": ")
+            .filter(|(head, _)| head.starts_with("error"))
+            .map_or(bare.as_str(), |(_, rest)| rest);
+        let message = match message.split_once(": ") {
+            Some((pos, rest)) if pos.starts_with("line ") => rest,
+            _ => message,
+        };
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(message)
+            .to_owned();
+        CliError::Yaml {
+            source_name: origin.source.clone(),
+            line: origin.line + line - 1,
+            column,
+            field: path_at(doc, line),
+            message,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_split_with_their_first_line() {
+        let docs = documents("a: 1\n---\n# only a comment\n---\nb: 2\nc: 3\n...\n");
+        assert_eq!(docs, vec![(1, "a: 1\n"), (5, "b: 2\nc: 3\n")]);
+        assert!(documents("\n\n# nothing\n").is_empty());
+    }
+}

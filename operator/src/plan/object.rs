@@ -1,0 +1,211 @@
+//! The objects a plan holds: typed Kubernetes objects in apply order, each labelled as ours.
+//! Kept typed (not `DynamicObject`) so building stays cheap; [`Object::to_dynamic`] gives the
+//! dynamic form when an apply step wants one.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Service as KubeService,
+};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use serde::Serialize;
+
+use super::Service;
+
+/// One Kubernetes object of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+// Unboxed on purpose: a plan holds a few dozen objects, and matching on the typed object
+// directly is what the apply step and the tests want.
+#[allow(clippy::large_enum_variant)]
+pub enum Object {
+    Namespace(Namespace),
+    ResourceQuota(ResourceQuota),
+    LimitRange(LimitRange),
+    NetworkPolicy(NetworkPolicy),
+    Role(Role),
+    RoleBinding(RoleBinding),
+    ConfigMap(ConfigMap),
+    PersistentVolumeClaim(PersistentVolumeClaim),
+    Service(KubeService),
+    Deployment(Deployment),
+    Ingress(Ingress),
+    CronJob(CronJob),
+}
+
+macro_rules! each {
+    ($self:expr, $o:ident => $e:expr) => {
+        match $self {
+            Object::Namespace($o) => $e,
+            Object::ResourceQuota($o) => $e,
+            Object::LimitRange($o) => $e,
+            Object::NetworkPolicy($o) => $e,
+            Object::Role($o) => $e,
+            Object::RoleBinding($o) => $e,
+            Object::ConfigMap($o) => $e,
+            Object::PersistentVolumeClaim($o) => $e,
+            Object::Service($o) => $e,
+            Object::Deployment($o) => $e,
+            Object::Ingress($o) => $e,
+            Object::CronJob($o) => $e,
+        }
+    };
+}
+
+fn gvk<K: k8s_openapi::Resource>(_: &K) -> (&'static str, &'static str, &'static str) {
+    (K::GROUP, K::VERSION, K::KIND)
+}
+
+impl Object {
+    pub fn metadata(&self) -> &ObjectMeta {
+        each!(self, o => &o.metadata)
+    }
+
+    /// Mutable metadata, for the apply step to add owner references.
+    pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        each!(self, o => &mut o.metadata)
+    }
+
+    pub fn name(&self) -> &str {
+        self.metadata().name.as_deref().unwrap_or_default()
+    }
+
+    pub fn namespace(&self) -> Option<&str> {
+        self.metadata().namespace.as_deref()
+    }
+
+    /// `Kind`, e.g. `Deployment`.
+    pub fn kind(&self) -> &'static str {
+        each!(self, o => gvk(o).2)
+    }
+
+    /// Group, version and kind.
+    pub fn gvk(&self) -> GroupVersionKind {
+        let (g, v, k) = each!(self, o => gvk(o));
+        GroupVersionKind::gvk(g, v, k)
+    }
+
+    /// The API resource (plural, scope) to address this object with a dynamic `Api`.
+    pub fn api_resource(&self) -> ApiResource {
+        each!(self, o => api_resource_of(o))
+    }
+
+    /// The object as JSON, with `apiVersion` and `kind`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("Kubernetes objects always serialize")
+    }
+
+    /// The object as a `DynamicObject` (for a dynamic server-side apply).
+    pub fn to_dynamic(&self) -> DynamicObject {
+        serde_json::from_value(self.to_json())
+            .expect("a serialized Kubernetes object is a DynamicObject")
+    }
+}
+
+fn api_resource_of<K: k8s_openapi::Resource + kube::Resource<DynamicType = ()>>(
+    _: &K,
+) -> ApiResource {
+    ApiResource::erase::<K>(&())
+}
+
+/// The label keys every object carries.
+pub mod labels {
+    pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+    pub const PART_OF: &str = "app.kubernetes.io/part-of";
+    pub const NAME: &str = "app.kubernetes.io/name";
+    pub const COMPONENT: &str = "app.kubernetes.io/component";
+    pub const INSTANCE: &str = "app.kubernetes.io/instance";
+    pub const TENANT: &str = "mutualis.io/tenant";
+    pub const SERVICE: &str = "mutualis.io/service";
+    /// Value of `managed-by` and `part-of`.
+    pub const MUTUALIS: &str = "mutualis";
+}
+
+/// Metadata of an object of `tenant` for `service`: name, namespace, our labels.
+/// `component` is the workload part (e.g. `database`), `app` the software (`postgresql`).
+pub fn meta(
+    tenant: &str,
+    namespace: Option<&str>,
+    name: &str,
+    service: Service,
+    app: &str,
+    component: &str,
+) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: namespace.map(str::to_owned),
+        labels: Some(object_labels(tenant, service, app, component)),
+        ..ObjectMeta::default()
+    }
+}
+
+/// The full label set of an object.
+pub fn object_labels(
+    tenant: &str,
+    service: Service,
+    app: &str,
+    component: &str,
+) -> BTreeMap<String, String> {
+    let mut l = selector(tenant, service, component);
+    l.insert(labels::MANAGED_BY.to_owned(), labels::MUTUALIS.to_owned());
+    l.insert(labels::PART_OF.to_owned(), labels::MUTUALIS.to_owned());
+    l.insert(labels::NAME.to_owned(), app.to_owned());
+    l
+}
+
+/// The labels that select a workload's pods: stable across upgrades (no version).
+pub fn selector(tenant: &str, service: Service, component: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (labels::TENANT.to_owned(), tenant.to_owned()),
+        (labels::SERVICE.to_owned(), service.as_str().to_owned()),
+        (labels::COMPONENT.to_owned(), component.to_owned()),
+    ])
+}
+
+/// Rank of a kind in apply order: what others depend on first.
+pub(super) fn apply_rank(o: &Object) -> u8 {
+    match o {
+        Object::Namespace(_) => 0,
+        Object::ResourceQuota(_) => 1,
+        Object::LimitRange(_) => 2,
+        Object::NetworkPolicy(_) => 3,
+        Object::Role(_) => 4,
+        Object::RoleBinding(_) => 5,
+        Object::ConfigMap(_) => 6,
+        Object::PersistentVolumeClaim(_) => 7,
+        Object::Service(_) => 8,
+        Object::Deployment(_) => 9,
+        Object::Ingress(_) => 10,
+        Object::CronJob(_) => 11,
+    }
+}
+
+macro_rules! from_typed {
+    ($($variant:ident($t:ty)),* $(,)?) => {
+        $(impl From<$t> for Object {
+            fn from(o: $t) -> Object {
+                Object::$variant(o)
+            }
+        })*
+    };
+}
+
+from_typed!(
+    Namespace(Namespace),
+    ResourceQuota(ResourceQuota),
+    LimitRange(LimitRange),
+    NetworkPolicy(NetworkPolicy),
+    Role(Role),
+    RoleBinding(RoleBinding),
+    ConfigMap(ConfigMap),
+    PersistentVolumeClaim(PersistentVolumeClaim),
+    Service(KubeService),
+    Deployment(Deployment),
+    Ingress(Ingress),
+    CronJob(CronJob),
+);

@@ -1,0 +1,199 @@
+//! NAS: one Samba server (samba-container) with an SMB share for the tenant and for each
+//! member commune, each with its own generated user, on the `nas-data` volume (`split.nas`).
+//! Reached inside the cluster or through the syndicate's network; SMB is never put on a
+//! public load balancer by the plan.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec};
+
+use super::{Ctx, Out};
+use crate::plan::Service;
+use crate::plan::builders::{
+    claim_volume, config_hash, config_map, config_volume, deployment, env, env_secret, port, pvc,
+    service,
+};
+use crate::plan::object::selector;
+use crate::plan::secrets::SecretKind;
+use crate::plan::security::{mount, pod, resources, root_with, scratch, tcp_probe};
+use crate::plan::storage::NAS_PVC;
+
+const CONFIG: &str = "nas-config";
+const USERS_SECRET: &str = "nas-users";
+const SMB_PORT: i32 = 445;
+/// First uid of share users; share directories are owned by their user.
+const FIRST_UID: u32 = 2000;
+
+/// A share: its name (the tenant's or a member's Kubernetes name) and display name.
+struct Share<'a> {
+    name: &'a str,
+    comment: &'a str,
+}
+
+pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
+    let t = ctx.tenant;
+    let shares: Vec<Share<'_>> = std::iter::once(Share {
+        name: t.name(),
+        comment: t.display_name(),
+    })
+    .chain(t.members().iter().map(|m| Share {
+        name: &m.name,
+        comment: &m.display_name,
+    }))
+    .collect();
+    out.secret(
+        ctx,
+        USERS_SECRET,
+        Service::Nas,
+        shares
+            .iter()
+            .map(|s| (s.name.to_owned(), SecretKind::Password { length: 24 }))
+            .collect(),
+    );
+
+    // sambacc configuration, without users: their passwords are only known in the pod.
+    let mut share_defs = String::new();
+    for (i, s) in shares.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ",\n" };
+        let _ = write!(
+            share_defs,
+            "{sep}    {name:?}: {{\"options\": {{\"path\": \"/shares/{name}\", \"comment\": {comment}, \"valid users\": {name:?}, \"read only\": \"no\", \"browseable\": \"yes\"}}}}",
+            name = s.name,
+            comment = serde_json::Value::String(s.comment.to_owned()),
+        );
+    }
+    let names: Vec<String> = shares.iter().map(|s| format!("{:?}", s.name)).collect();
+    let config = format!(
+        "{{\n  \"samba-container-config\": \"v0\",\n  \"configs\": {{\"mutualis\": {{\"shares\": [{}], \"globals\": [\"mutualis\"], \"instance_name\": \"NAS\"}}}},\n  \"globals\": {{\"mutualis\": {{\"options\": {{\"security\": \"user\", \"server min protocol\": \"SMB3\", \"smb encrypt\": \"required\", \"load printers\": \"no\", \"printing\": \"bsd\", \"printcap name\": \"/dev/null\", \"disable spoolss\": \"yes\", \"guest ok\": \"no\", \"map to guest\": \"Never\"}}}}}},\n  \"shares\": {{\n{share_defs}\n  }}\n}}\n",
+        names.join(", ")
+    );
+    // The init container writes the users file from the generated passwords and creates each
+    // share directory owned by its user.
+    let mut script = String::from(
+        "set -eu\nmkdir -p /etc/samba-users\n{\n  printf '{\"samba-container-config\": \"v0\", \"users\": {\"all_entries\": ['\n",
+    );
+    for (i, s) in shares.iter().enumerate() {
+        let uid = FIRST_UID + i as u32;
+        let sep = if i == 0 { "" } else { "," };
+        let var = env_name(i);
+        let _ = writeln!(
+            script,
+            "  printf '{sep}{{\"name\": \"{n}\", \"uid\": {uid}, \"gid\": {uid}, \"password\": \"%s\"}}' \"${var}\"",
+            n = s.name
+        );
+    }
+    script.push_str("  printf ']}}\\n'\n} > /etc/samba-users/users.json\n");
+    for (i, s) in shares.iter().enumerate() {
+        let uid = FIRST_UID + i as u32;
+        let _ = writeln!(
+            script,
+            "mkdir -p /shares/{n} && chown {uid}:{uid} /shares/{n} && chmod 0770 /shares/{n}",
+            n = s.name
+        );
+    }
+    let data = BTreeMap::from([
+        ("config.json".to_owned(), config),
+        ("prepare.sh".to_owned(), script),
+    ]);
+    let hash = config_hash(&data);
+    out.push(config_map(
+        ctx.meta(CONFIG, Service::Nas, "samba", "nas"),
+        data,
+    ));
+    out.push(pvc(
+        ctx.meta(NAS_PVC, Service::Nas, "samba", "nas"),
+        ctx.volume_size(NAS_PVC),
+        ctx.storage_class(),
+    ));
+
+    let sel = selector(t.name(), Service::Nas, "nas");
+    out.push(service(
+        ctx.meta("nas", Service::Nas, "samba", "nas"),
+        sel.clone(),
+        vec![port("smb", SMB_PORT, SMB_PORT, "TCP")],
+        false,
+    ));
+
+    let image = t.catalog().images.nas.reference();
+    let init = Container {
+        name: "prepare".into(),
+        image: Some(image.clone()),
+        command: Some(vec![
+            "/bin/sh".into(),
+            "/etc/samba-container/prepare.sh".into(),
+        ]),
+        env: Some(
+            shares
+                .iter()
+                .enumerate()
+                .map(|(i, s)| env_secret(&env_name(i), USERS_SECRET, s.name))
+                .collect(),
+        ),
+        volume_mounts: Some(vec![
+            mount("config", "/etc/samba-container", None, true),
+            mount("users", "/etc/samba-users", None, false),
+            mount("data", "/shares", None, false),
+        ]),
+        security_context: Some(root_with(&["CHOWN", "FOWNER"])),
+        resources: Some(resources("10m", "16Mi", "100m", "64Mi")),
+        ..Container::default()
+    };
+    let container = Container {
+        name: "samba".into(),
+        image: Some(image),
+        env: Some(vec![
+            env("SAMBA_CONTAINER_ID", "mutualis"),
+            env(
+                "SAMBACC_CONFIG",
+                "/etc/samba-container/config.json:/etc/samba-users/users.json",
+            ),
+        ]),
+        ports: Some(vec![ContainerPort {
+            name: Some("smb".into()),
+            container_port: SMB_PORT,
+            protocol: Some("TCP".into()),
+            ..ContainerPort::default()
+        }]),
+        volume_mounts: Some(vec![
+            mount("config", "/etc/samba-container", None, true),
+            mount("users", "/etc/samba-users", None, true),
+            mount("data", "/shares", None, false),
+        ]),
+        // smbd starts as root and switches to each share's user per session.
+        security_context: Some(root_with(&[
+            "CHOWN",
+            "DAC_OVERRIDE",
+            "FOWNER",
+            "NET_BIND_SERVICE",
+            "SETGID",
+            "SETUID",
+        ])),
+        resources: Some(resources("100m", "128Mi", "1", "512Mi")),
+        readiness_probe: Some(tcp_probe(SMB_PORT, 10, 3)),
+        liveness_probe: Some(tcp_probe(SMB_PORT, 30, 3)),
+        ..Container::default()
+    };
+    let pod_spec = PodSpec {
+        init_containers: Some(vec![init]),
+        containers: vec![container],
+        volumes: Some(vec![
+            config_volume("config", CONFIG),
+            scratch("users", "1Mi"),
+            claim_volume("data", NAS_PVC),
+        ]),
+        security_context: Some(pod(None)),
+        ..PodSpec::default()
+    };
+    out.push(deployment(
+        ctx.meta("nas", Service::Nas, "samba", "nas"),
+        sel,
+        Some(hash),
+        pod_spec,
+        true,
+    ));
+}
+
+fn env_name(i: usize) -> String {
+    format!("SHARE_PASSWORD_{i}")
+}
