@@ -33,12 +33,23 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     vec![ServiceCatalog::crd(), tenant]
 }
 
-/// The CRDs as multi-document YAML, the content of `crds/mutualis.yaml`.
+/// The files of `crds/`: one per CRD, named after it (`tenants.mutualis.io.yaml`).
+pub fn crd_files() -> Vec<(String, String)> {
+    crds()
+        .into_iter()
+        .map(|crd| {
+            let name = format!("{}.yaml", crd.metadata.name.as_deref().unwrap_or("crd"));
+            (name, serde_saphyr::to_string(&crd).expect("a CRD always serializes"))
+        })
+        .collect()
+}
+
+/// Both CRDs as one multi-document YAML stream, what `mutualis crd` prints.
 pub fn crds_yaml() -> String {
     let mut out = String::new();
-    for crd in crds() {
+    for (_, yaml) in crd_files() {
         out.push_str("---\n");
-        out.push_str(&serde_saphyr::to_string(&crd).expect("a CRD always serializes"));
+        out.push_str(&yaml);
     }
     out
 }

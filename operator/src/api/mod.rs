@@ -14,7 +14,7 @@ pub use catalog::{
     CatalogDns, Contribution, DmarcPolicy, Image, Images, ServiceCatalog, ServiceCatalogSpec,
     SoaTimers, StorageSplit, Tier, Tls, WebTarget,
 };
-pub use crd::{crds, crds_yaml};
+pub use crd::{crd_files, crds, crds_yaml};
 pub use tenant::{
     DeletionPolicy, Endpoints, Member, Services, Subject, SubjectKind, Subscription, Tenant,
     TenantSpec, TenantStatus,

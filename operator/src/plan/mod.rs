@@ -20,6 +20,9 @@ pub mod tenancy;
 pub mod validate;
 pub mod zone;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 

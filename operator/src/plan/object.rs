@@ -168,7 +168,7 @@ pub fn selector(tenant: &str, service: Service, component: &str) -> BTreeMap<Str
 }
 
 /// Rank of a kind in apply order: what others depend on first.
-pub(super) fn apply_rank(o: &Object) -> u8 {
+pub(crate) fn apply_rank(o: &Object) -> u8 {
     match o {
         Object::Namespace(_) => 0,
         Object::ResourceQuota(_) => 1,

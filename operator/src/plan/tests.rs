@@ -1,0 +1,284 @@
+//! The plan fed with small YAML fixtures through the real `validate`, checking whole objects
+//! and the invariants every plan must keep.
+
+use std::net::IpAddr;
+
+use serde_json::{Value, json};
+
+use super::object::labels;
+use super::*;
+use crate::api::{ServiceCatalog, Tenant};
+
+const CATALOG: &str = r#"
+apiVersion: mutualis.io/v1alpha1
+kind: ServiceCatalog
+metadata: {name: test}
+spec:
+  tiers:
+  - {name: small, storage: 100Gi, contribution: {alone: 100, withMembers: 250}, split: {mail: 20, website: 10, collaboration: 30, nas: 40}}
+  images:
+    mail: {repository: mailserver/docker-mailserver, tag: "15.1.0"}
+    website: {repository: nginxinc/nginx-unprivileged, tag: 1.29.3-alpine}
+    dns: {repository: coredns/coredns, tag: "1.13.1"}
+    collaboration: {repository: nextcloud, tag: 32.0.1-apache}
+    database: {repository: postgres, tag: "17.6"}
+    cache: {repository: redis, tag: 8.2.2}
+    nas: {repository: quay.io/samba.org/samba-server, tag: v0.6}
+  storageClassName: fast
+  tls: {clusterIssuer: letsencrypt}
+  dns:
+    nameServers: [ns1.example.net, ns2.example.net]
+    hostmaster: hostmaster@example.net
+    webTarget: {addresses: [192.0.2.1]}
+"#;
+
+const TENANT: &str = r#"
+apiVersion: mutualis.io/v1alpha1
+kind: Tenant
+metadata: {name: villages}
+spec:
+  catalogRef: test
+  tier: small
+  displayName: Les Villages
+  domain: villages.fr
+  admins: [{kind: User, name: alice}]
+  members:
+  - {displayName: Sallebœuf, domain: sallebœuf.fr}
+  - {name: tresses, displayName: Tresses, domain: tresses.fr}
+"#;
+
+fn catalog() -> ServiceCatalog {
+    serde_saphyr::from_str(CATALOG).unwrap()
+}
+
+fn tenant(yaml: &str) -> Tenant {
+    serde_saphyr::from_str(yaml).unwrap()
+}
+
+fn plan_of(yaml: &str, inputs: &PlanInputs) -> Plan {
+    build(&validate(&tenant(yaml), &catalog()).unwrap(), inputs)
+}
+
+fn find<'a>(p: &'a Plan, kind: &str, name: &str) -> &'a Object {
+    p.objects.iter().find(|o| o.kind() == kind && o.name() == name).unwrap_or_else(|| panic!("{kind}/{name} missing"))
+}
+
+#[test]
+fn every_object_is_labelled_namespaced_and_unowned() {
+    let p = plan_of(TENANT, &PlanInputs::default());
+    assert_eq!(p.objects[0].kind(), "Namespace");
+    for o in &p.objects {
+        let m = o.metadata();
+        let l = m.labels.as_ref().unwrap();
+        assert_eq!(l[labels::MANAGED_BY], "mutualis", "{}", o.name());
+        assert_eq!(l[labels::PART_OF], "mutualis");
+        assert_eq!(l[labels::TENANT], "villages");
+        assert!(["mail", "website", "dns", "collaboration", "nas", "tenancy"].contains(&l[labels::SERVICE].as_str()));
+        assert!(l.contains_key(labels::NAME) && l.contains_key(labels::COMPONENT));
+        assert!(m.owner_references.is_none(), "the apply step adds owner references");
+        if o.kind() != "Namespace" {
+            assert_eq!(m.namespace.as_deref(), Some("mutualis-villages"), "{}", o.name());
+        }
+    }
+}
+
+#[test]
+fn objects_come_in_apply_order() {
+    let p = plan_of(TENANT, &PlanInputs::default());
+    let ranks: Vec<u8> = p.objects.iter().map(object::apply_rank).collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
+    assert_eq!(p.objects.last().unwrap().kind(), "CronJob");
+}
+
+#[test]
+fn quota_is_the_tier_and_volumes_fit_in_it() {
+    let p = plan_of(TENANT, &PlanInputs::default());
+    let quota = find(&p, "ResourceQuota", "tenant-quota").to_json();
+    assert_eq!(quota["spec"]["hard"]["requests.storage"], "100Gi");
+    assert_eq!(quota["spec"]["hard"]["persistentvolumeclaims"], "5");
+    let mut total = 0;
+    for o in &p.objects {
+        if let Object::PersistentVolumeClaim(pvc) = o {
+            let spec = pvc.spec.as_ref().unwrap();
+            let q = &spec.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0;
+            assert_eq!(spec.storage_class_name.as_deref(), Some("fast"));
+            assert_eq!(p.storage.volume(o.name()).unwrap().quantity, *q);
+            total += quantity::parse_bytes(q).unwrap();
+        }
+    }
+    assert_eq!(total, p.storage.total_bytes());
+    assert!(total <= 100 << 30);
+    assert_eq!(p.storage.by_service()["nas"], "40Gi");
+    assert_eq!(p.annual_contribution, 250, "members present: the with-members price");
+}
+
+#[test]
+fn every_container_is_locked_down_sized_and_probed() {
+    let p = plan_of(TENANT, &PlanInputs::default());
+    let mut checked = 0;
+    for o in &p.objects {
+        let pod = match o {
+            Object::Deployment(d) => d.spec.as_ref().unwrap().template.spec.clone().unwrap(),
+            Object::CronJob(c) => c.spec.as_ref().unwrap().job_template.spec.as_ref().unwrap().template.spec.clone().unwrap(),
+            _ => continue,
+        };
+        assert_eq!(pod.automount_service_account_token, Some(false), "{}", o.name());
+        let long_running = matches!(o, Object::Deployment(_));
+        for c in pod.containers.iter().chain(pod.init_containers.iter().flatten()) {
+            let s = c.security_context.as_ref().unwrap();
+            assert_eq!(s.allow_privilege_escalation, Some(false), "{}", c.name);
+            assert_eq!(s.privileged, Some(false));
+            assert_eq!(s.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
+            assert_eq!(s.capabilities.as_ref().unwrap().drop.as_deref(), Some(&["ALL".to_owned()][..]));
+            let r = c.resources.as_ref().unwrap();
+            assert!(r.requests.as_ref().unwrap().contains_key("memory") && r.limits.as_ref().unwrap().contains_key("memory"));
+            assert!(c.image.as_ref().unwrap().contains(':'));
+            checked += 1;
+        }
+        if long_running {
+            let main = &pod.containers[0];
+            assert!(main.readiness_probe.is_some() && main.liveness_probe.is_some(), "{}", o.name());
+        }
+    }
+    assert_eq!(checked, 10, "7 Deployments (2 with init containers) and the CronJob");
+    // Only docker-mailserver and Samba run as root, and say so.
+    let roots: Vec<&str> = p
+        .objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::Deployment(d) => Some(d),
+            _ => None,
+        })
+        .filter(|d| {
+            let c = &d.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0];
+            c.security_context.as_ref().unwrap().run_as_non_root != Some(true)
+        })
+        .map(|d| d.metadata.name.as_deref().unwrap())
+        .collect();
+    assert_eq!(roots, ["mail", "nas"]);
+}
+
+#[test]
+fn website_config_has_a_virtual_host_per_domain_in_idna() {
+    let p = plan_of(TENANT, &PlanInputs::default());
+    let cm = find(&p, "ConfigMap", "website-nginx").to_json();
+    let conf = cm["data"]["default.conf"].as_str().unwrap();
+    for host in ["server_name villages.fr www.villages.fr;", "server_name xn--sallebuf-ptb.fr www.xn--sallebuf-ptb.fr;", "server_name tresses.fr www.tresses.fr;"] {
+        assert!(conf.contains(host), "{host} in\n{conf}");
+    }
+    let ingress = find(&p, "Ingress", "website-salleboeuf").to_json();
+    assert_eq!(
+        ingress["spec"],
+        json!({
+            "rules": [
+                {"host": "xn--sallebuf-ptb.fr", "http": {"paths": [{"backend": {"service": {"name": "website", "port": {"number": 8080}}}, "path": "/", "pathType": "Prefix"}]}},
+                {"host": "www.xn--sallebuf-ptb.fr", "http": {"paths": [{"backend": {"service": {"name": "website", "port": {"number": 8080}}}, "path": "/", "pathType": "Prefix"}]}}
+            ],
+            "tls": [{"hosts": ["xn--sallebuf-ptb.fr", "www.xn--sallebuf-ptb.fr"], "secretName": "website-salleboeuf-tls"}]
+        })
+    );
+    assert_eq!(ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"], "letsencrypt");
+}
+
+#[test]
+fn nas_has_a_share_and_a_generated_user_per_member() {
+    let p = plan_of(TENANT, &PlanInputs::default());
+    let cm = find(&p, "ConfigMap", "nas-config").to_json();
+    let config: Value = serde_json::from_str(cm["data"]["config.json"].as_str().unwrap()).expect("sambacc config is JSON");
+    let shares: Vec<&String> = config["shares"].as_object().unwrap().keys().collect();
+    assert_eq!(shares, ["salleboeuf", "tresses", "villages"]);
+    assert_eq!(config["shares"]["salleboeuf"]["options"]["comment"], "Sallebœuf");
+    let users = p.secrets.iter().find(|s| s.name == "nas-users").unwrap();
+    let keys: Vec<&str> = users.keys.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["villages", "salleboeuf", "tresses"]);
+    assert!(users.keys.iter().all(|(_, k)| matches!(k, SecretKind::Password { length: 24 })));
+}
+
+#[test]
+fn rbac_is_read_mostly_and_never_reads_secrets() {
+    let p = plan_of(TENANT, &PlanInputs::default());
+    let role = find(&p, "Role", "tenant-admin").to_json();
+    let text = role["rules"].to_string();
+    assert!(!text.contains("secrets"), "{text}");
+    assert!(!text.contains("\"create\"") && !text.contains("\"update\"") && !text.contains("\"patch\""));
+    let binding = find(&p, "RoleBinding", "tenant-admin").to_json();
+    assert_eq!(binding["subjects"], json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]));
+    let no_admins = TENANT.replace("  admins: [{kind: User, name: alice}]\n", "");
+    assert!(!plan_of(&no_admins, &PlanInputs::default()).objects.iter().any(|o| o.kind() == "RoleBinding"));
+}
+
+#[test]
+fn network_policy_denies_by_default() {
+    let p = plan_of(TENANT, &PlanInputs::default());
+    let deny = find(&p, "NetworkPolicy", "default-deny").to_json();
+    assert_eq!(deny["spec"], json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}));
+    let mail = find(&p, "NetworkPolicy", "allow-mail").to_json();
+    assert_eq!(mail["spec"]["ingress"][0]["ports"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn the_plan_is_deterministic() {
+    let a = plan_of(TENANT, &PlanInputs::default());
+    let b = plan_of(TENANT, &PlanInputs::default());
+    assert_eq!(a, b);
+    let json = |p: &Plan| serde_json::to_string(&p.objects).unwrap();
+    assert_eq!(json(&a), json(&b));
+}
+
+#[test]
+fn zones_follow_inputs_dkim_and_mail_addresses() {
+    let offline = plan_of(TENANT, &PlanInputs::default());
+    assert_eq!(offline.zones.len(), 3);
+    assert!(!offline.zones[0].text.contains("_domainkey"));
+    assert!(offline.notes.iter().any(|n| n.contains("DKIM")));
+    let inputs = PlanInputs {
+        dkim: Some(DkimPublicKey { algorithm: "ed25519".into(), public_key_base64: "MCowBQYDK2VwAyEA".into(), selector: "mutualis".into() }),
+        previous_zones: offline.zone_versions(),
+        mail_addresses: vec!["198.51.100.7".parse::<IpAddr>().unwrap()],
+    };
+    let online = plan_of(TENANT, &inputs);
+    let primary = &online.zones[0].text;
+    assert!(primary.contains("mutualis._domainkey.villages.fr. 3600 IN TXT \"v=DKIM1; k=ed25519; p=MCowBQYDK2VwAyEA\""), "{primary}");
+    assert!(primary.contains("mail.villages.fr. 3600 IN A 198.51.100.7"));
+    assert!(online.zones[1].text.contains("mutualis._domainkey.xn--sallebuf-ptb.fr."));
+    assert!(online.zones.iter().all(|z| z.version.serial == 2), "content changed: serials rise");
+    let again = plan_of(TENANT, &PlanInputs { previous_zones: online.zone_versions(), ..inputs });
+    assert!(again.zones.iter().all(|z| z.version.serial == 2), "unchanged: serials stay");
+    let cm = find(&again, "ConfigMap", "dns-zones");
+    let stored = ZoneVersions::from_annotations(cm.metadata().annotations.as_ref().unwrap());
+    assert_eq!(stored, again.zone_versions(), "the reconciler reads back what the plan wrote");
+}
+
+#[test]
+fn disabled_services_have_no_objects_and_a_mail_less_domain_says_so() {
+    let off = TENANT.replace("  tier: small\n", "  tier: small\n  services: {mail: false, nas: false}\n");
+    let p = plan_of(&off, &PlanInputs::default());
+    for o in &p.objects {
+        let service = &o.metadata().labels.as_ref().unwrap()[labels::SERVICE];
+        assert!(service != "mail" && service != "nas", "{}", o.name());
+    }
+    assert!(p.storage.volume(storage::MAIL_PVC).is_none());
+    let zone = &p.zones[0].text;
+    assert!(zone.contains("villages.fr. 3600 IN MX 0 ."), "{zone}");
+    assert!(zone.contains("\"v=spf1 -all\""));
+    assert!(p.endpoints.mail_host.is_none() && p.endpoints.nas.is_none());
+}
+
+#[test]
+fn validation_refuses_what_the_builders_cannot_handle() {
+    let cases = [
+        (TENANT.replace("tier: small", "tier: huge"), "spec.tier: \"huge\" is not a tier of ServiceCatalog \"test\"; allowed: \"small\""),
+        (TENANT.replace("domain: tresses.fr", "domain: villages.fr"), "spec.members[1].domain: domain \"villages.fr\" is already used by spec.domain"),
+        (TENANT.replace("domain: tresses.fr", "domain: SALLEBŒUF.fr"), "spec.members[1].domain: domain \"SALLEBŒUF.fr\" is already used by spec.members[0].domain"),
+        (TENANT.replace("name: tresses", "name: salleboeuf"), "spec.members[1].name: member name \"salleboeuf\" is already used by spec.members[0].name"),
+        (TENANT.replace("name: tresses", "name: Tresses"), "spec.members[1].name: \"Tresses\" is not a valid Kubernetes name"),
+        (TENANT.replace("displayName: Sallebœuf", "displayName: 東京"), "spec.members[0].name: cannot derive a Kubernetes name from display name \"東京\""),
+        (TENANT.replace("domain: villages.fr", "domain: villages"), "spec.domain: \"villages\" is not a valid domain (needs at least two labels)"),
+        (TENANT.replace("catalogRef: test", "catalogRef: other"), "spec.catalogRef: ServiceCatalog \"other\" not found"),
+        (TENANT.replace("name: villages}", "name: Villages}"), "metadata.name: \"Villages\" is not a valid Kubernetes name"),
+    ];
+    for (yaml, expected) in cases {
+        let err = validate(&tenant(&yaml), &catalog()).unwrap_err().to_string();
+        assert!(err.contains(expected), "expected {expected:?} in {err:?}");
+    }
+}
