@@ -22,13 +22,6 @@ pub fn now_rfc3339() -> String {
     rfc3339(now().0)
 }
 
-/// `metav1.MicroTime`, used by `eventTime`.
-pub fn now_micro() -> String {
-    let (secs, micros) = now();
-    let (y, mo, d, h, mi, s) = civil(secs);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{micros:06}Z")
-}
-
 fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);

@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub const FOREGROUND: &str = "foregroundDeletion";
-pub const ORPHAN: &str = "orphan";
 pub const CRD_CLEANUP: &str = "customresourcecleanup.apiextensions.k8s.io";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +53,11 @@ pub fn delete(
     let Some(cur) = st.store.get(&k) else {
         return Err(ApiError::not_found(target));
     };
+    if &*k.storage == NAMESPACE_STORAGE && matches!(name, "default" | "kube-system" | "kube-public")
+    {
+        let msg = format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted");
+        return Err(ApiError::new(403, "Forbidden", msg));
+    }
     if opts.uid.as_ref().is_some_and(|u| *u != cur.idx.uid) {
         return Err(ApiError::conflict(
             target,
@@ -270,10 +274,10 @@ pub fn settle(st: &mut State, cfg: &Config) {
             st.pending.remove(&k);
             progressed = true;
             let mut v = s.value();
-            if let Some(f) = finalizer {
-                if let Some(list) = v["metadata"]["finalizers"].as_array_mut() {
-                    list.retain(|x| x.as_str() != Some(f));
-                }
+            if let Some(f) = finalizer
+                && let Some(list) = v["metadata"]["finalizers"].as_array_mut()
+            {
+                list.retain(|x| x.as_str() != Some(f));
             }
             crate::meta::strip_empty(&mut v);
             if v["metadata"].get("finalizers").is_none() {

@@ -85,10 +85,10 @@ impl<'a> Ctx<'a> {
                 _ => ListType::Atomic,
             };
         }
-        if self.def.builtin {
-            if let Some(k) = crate::patch::builtin_list_key(self.field, items) {
-                return ListType::Map(vec![k.into()]);
-            }
+        if self.def.builtin
+            && let Some(k) = crate::patch::builtin_list_key(self.field, items)
+        {
+            return ListType::Map(vec![k.into()]);
         }
         ListType::Atomic
     }
@@ -234,10 +234,10 @@ impl FieldSet {
             };
             if rest.is_empty() {
                 node.0.remove(first);
-            } else if let Some(child) = node.0.get_mut(first) {
-                if go(child, rest) {
-                    node.0.remove(first);
-                }
+            } else if let Some(child) = node.0.get_mut(first)
+                && go(child, rest)
+            {
+                node.0.remove(first);
             }
             node.0.is_empty()
         }
@@ -309,9 +309,9 @@ pub fn remove_at(v: &mut Value, path: &[String]) {
         if let Some(m) = node.as_object_mut() {
             m.remove(f);
         }
-    } else if let Some(target) = step(node, last).cloned() {
-        if let Some(a) = node.as_array_mut() {
-            a.retain(|i| *i != target);
-        }
+    } else if let Some(target) = step(node, last).cloned()
+        && let Some(a) = node.as_array_mut()
+    {
+        a.retain(|i| *i != target);
     }
 }

@@ -77,9 +77,9 @@ fn resolve(shared: &Shared, route: &Route) -> ApiResult<Arc<ResourceDef>> {
 async fn dispatch(shared: &Arc<Shared>, req: Req<'_>) -> ApiResult<Response> {
     let def = resolve(shared, &req.route)?;
     let Some(verb) = verb(req.method, &req.route, &req.query) else {
-        return Err(ApiError::method_not_allowed(format!(
-            "the server does not allow this method on the requested resource"
-        )));
+        return Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource".to_string(),
+        ));
     };
     let ns = req.route.namespace.clone().unwrap_or_default();
     match verb {
@@ -201,7 +201,7 @@ fn encode_continue(ns: &str, name: &str) -> String {
 
 fn decode_continue(c: &str) -> ApiResult<(String, String)> {
     let bad = || ApiError::bad_request(format!("continue key is not valid: {c:?}"));
-    if c.len() % 2 != 0 {
+    if !c.len().is_multiple_of(2) {
         return Err(bad());
     }
     let raw: Result<Vec<u8>, _> = (0..c.len())
@@ -526,7 +526,7 @@ fn delete_collection(
             Ok(Deleted::Gone(s) | Deleted::Terminating(s)) => {
                 items.push(to_external(def, s.value()))
             }
-            Err(e) if e.code == 404 => {}
+            Err(e) if e.code == 404 || e.code == 403 => {}
             Err(e) => {
                 drop(st);
                 return Err(e);

@@ -52,10 +52,6 @@ pub fn validate_name(def: &ResourceDef, name: &str) -> Option<Cause> {
     }
 }
 
-pub fn meta(obj: &Value) -> &Value {
-    &obj["metadata"]
-}
-
 pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.is_object() {
         *obj = Value::Object(Map::new());
@@ -68,10 +64,6 @@ pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
         *meta = Value::Object(Map::new());
     }
     meta.as_object_mut().expect("object")
-}
-
-pub fn str_field<'a>(obj: &'a Value, field: &str) -> &'a str {
-    obj["metadata"][field].as_str().unwrap_or_default()
 }
 
 /// Drops empty (or null) collections and fields that must not be persisted empty.

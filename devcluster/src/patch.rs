@@ -11,12 +11,12 @@ pub fn json_patch(doc: &mut Value, patch: &Value) -> Result<(), ApiError> {
         .as_array()
         .ok_or_else(|| ApiError::bad_request("json patch must be an array of operations"))?;
     for op in ops {
-        if op["op"] == "test" && op["value"].is_null() {
-            if let Some(path) = op["path"].as_str() {
-                if doc.pointer(path).is_none_or(Value::is_null) {
-                    continue;
-                }
-            }
+        if op["op"] == "test"
+            && op["value"].is_null()
+            && let Some(path) = op["path"].as_str()
+            && doc.pointer(path).is_none_or(Value::is_null)
+        {
+            continue;
         }
         let one: json_patch::Patch = serde_json::from_value(Value::Array(vec![op.clone()]))
             .map_err(|e| ApiError::bad_request(format!("invalid json patch operation: {e}")))?;

@@ -90,6 +90,7 @@ struct Builtin {
     all: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
 const fn b(
     group: &'static str,
     version: &'static str,

@@ -79,10 +79,10 @@ pub fn default(v: &mut Value, s: &Value, root: bool) {
                     if root && k == "metadata" {
                         continue;
                     }
-                    if !m.contains_key(k) {
-                        if let Some(d) = p.get("default") {
-                            m.insert(k.clone(), d.clone());
-                        }
+                    if !m.contains_key(k)
+                        && let Some(d) = p.get("default")
+                    {
+                        m.insert(k.clone(), d.clone());
                     }
                     if let Some(child) = m.get_mut(k) {
                         default(child, p, false);
@@ -124,10 +124,10 @@ fn prune(v: &mut Value, s: &Value, path: &str, root: bool, unknown: &mut Vec<Str
                     unknown.push(join(path, &k));
                 }
                 for (k, child) in m.iter_mut() {
-                    if let Some(p) = props.get(k) {
-                        if !(root && k == "metadata") {
-                            prune(child, p, &join(path, k), false, unknown);
-                        }
+                    if let Some(p) = props.get(k)
+                        && !(root && k == "metadata")
+                    {
+                        prune(child, p, &join(path, k), false, unknown);
                     }
                 }
             } else if let Some(ap) = s.get("additionalProperties").filter(|a| a.is_object()) {
@@ -217,33 +217,33 @@ pub fn validate(v: &Value, s: &Value, path: &str, root: bool, causes: &mut Vec<C
             return;
         }
     }
-    if let Some(options) = s["enum"].as_array() {
-        if !options.contains(v) {
-            let listed: Vec<String> = options.iter().map(show).collect();
-            causes.push(Cause::new(
-                "FieldValueNotSupported",
-                &here,
-                format!(
-                    "Unsupported value: {}: supported values: {}",
-                    show(v),
-                    listed.join(", ")
-                ),
-            ));
-        }
+    if let Some(options) = s["enum"].as_array()
+        && !options.contains(v)
+    {
+        let listed: Vec<String> = options.iter().map(show).collect();
+        causes.push(Cause::new(
+            "FieldValueNotSupported",
+            &here,
+            format!(
+                "Unsupported value: {}: supported values: {}",
+                show(v),
+                listed.join(", ")
+            ),
+        ));
     }
     match v {
         Value::String(x) => {
-            if let Some(p) = s["pattern"].as_str() {
-                if regex::Regex::new(p).is_ok_and(|re| !re.is_match(x)) {
-                    causes.push(Cause::new(
-                        "FieldValueInvalid",
-                        &here,
-                        format!(
-                            "Invalid value: {}: {here} in body should match '{p}'",
-                            show(v)
-                        ),
-                    ));
-                }
+            if let Some(p) = s["pattern"].as_str()
+                && regex::Regex::new(p).is_ok_and(|re| !re.is_match(x))
+            {
+                causes.push(Cause::new(
+                    "FieldValueInvalid",
+                    &here,
+                    format!(
+                        "Invalid value: {}: {here} in body should match '{p}'",
+                        show(v)
+                    ),
+                ));
             }
             let n = x.chars().count() as u64;
             if let Some(max) = s["maxLength"].as_u64().filter(|m| n > *m) {

@@ -69,10 +69,6 @@ impl LabelSelector {
             Req::NotExists(k) => get(k).is_none(),
         })
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// Splits on commas that are not inside parentheses.
@@ -155,18 +151,6 @@ impl FieldSelector {
             (actual == *v) == *eq
         })
     }
-
-    /// The name this selector pins, if any (lets a watch skip other objects cheaply).
-    pub fn pinned_name(&self) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, eq, _)| *eq && k == "metadata.name")
-            .map(|(_, _, v)| v.as_str())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -208,7 +192,6 @@ mod tests {
     #[test]
     fn field_selector() {
         let f = FieldSelector::parse("metadata.name=x,metadata.namespace!=kube-system").unwrap();
-        assert_eq!(f.pinned_name(), Some("x"));
         assert!(
             f.matches(|k| Some(if k == "metadata.name" { "x" } else { "default" }.to_string()))
         );

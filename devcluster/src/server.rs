@@ -43,28 +43,28 @@ pub async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response 
     let Some(route) = route(&path) else {
         return response::error(&ApiError::not_found_path());
     };
-    if shared.config.record_requests {
-        if let Some(verb) = handlers::verb(&parts.method, &route, &query) {
-            let ua = parts
-                .headers
-                .get("user-agent")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            let rec = RecordedRequest {
-                verb: verb.to_string(),
-                group: route.group.clone(),
-                resource: route.resource.clone(),
-                subresource: route.sub.clone().unwrap_or_default(),
-                namespace: route.namespace.clone().unwrap_or_default(),
-                name: route.name.clone().unwrap_or_default(),
-                user_agent: ua.to_string(),
-            };
-            shared
-                .requests
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(rec);
-        }
+    if shared.config.record_requests
+        && let Some(verb) = handlers::verb(&parts.method, &route, &query)
+    {
+        let ua = parts
+            .headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let rec = RecordedRequest {
+            verb: verb.to_string(),
+            group: route.group.clone(),
+            resource: route.resource.clone(),
+            subresource: route.sub.clone().unwrap_or_default(),
+            namespace: route.namespace.clone().unwrap_or_default(),
+            name: route.name.clone().unwrap_or_default(),
+            user_agent: ua.to_string(),
+        };
+        shared
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(rec);
     }
     let req = Req {
         method: &parts.method,

@@ -52,26 +52,26 @@ pub fn admit(def: &ResourceDef, new: &mut Value, old: Option<&Value>) -> ApiResu
             if let Some(old) = old {
                 let before = quantity(&old["spec"]["resources"]["requests"]["storage"]);
                 let after = quantity(&new["spec"]["resources"]["requests"]["storage"]);
-                if let (Some(b), Some(a)) = (before, after) {
-                    if a < b {
-                        return Err(ApiError::invalid(
-                            &def.kind,
-                            "",
-                            &name,
-                            vec![Cause::new(
-                                "FieldValueForbidden",
-                                "spec.resources.requests.storage",
-                                "Forbidden: field can not be less than previous value",
-                            )],
-                        ));
-                    }
+                if let (Some(b), Some(a)) = (before, after)
+                    && a < b
+                {
+                    return Err(ApiError::invalid(
+                        &def.kind,
+                        "",
+                        &name,
+                        vec![Cause::new(
+                            "FieldValueForbidden",
+                            "spec.resources.requests.storage",
+                            "Forbidden: field can not be less than previous value",
+                        )],
+                    ));
                 }
             }
         }
-        ("apps", "deployments" | "statefulsets") => {
-            if new["spec"]["replicas"].is_null() && new["spec"].is_object() {
-                new["spec"]["replicas"] = 1.into();
-            }
+        ("apps", "deployments" | "statefulsets")
+            if new["spec"]["replicas"].is_null() && new["spec"].is_object() =>
+        {
+            new["spec"]["replicas"] = 1.into();
         }
         _ => {}
     }

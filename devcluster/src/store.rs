@@ -72,9 +72,11 @@ pub struct Event {
     pub obj: Arc<Stored>,
 }
 
+type Objects = HashMap<Arc<str>, BTreeMap<(String, String), Arc<Stored>>>;
+
 pub struct Store {
     rv: u64,
-    objects: HashMap<Arc<str>, BTreeMap<(String, String), Arc<Stored>>>,
+    objects: Objects,
     history: VecDeque<Event>,
     history_cap: usize,
     /// Highest resource version no longer in the history: a watch from below it has expired.
@@ -108,16 +110,12 @@ impl Store {
             .cloned()
     }
 
-    pub fn by_uid(&self, uid: &str) -> Option<(Key, Arc<Stored>)> {
-        let key = self.by_uid.get(uid)?;
-        Some((key.clone(), self.get(key)?))
-    }
-
     pub fn uid_exists(&self, uid: &str) -> bool {
         self.by_uid.contains_key(uid)
     }
 
     /// Objects of a storage key in name order, optionally in one namespace, starting after `after`.
+    #[allow(clippy::type_complexity)]
     pub fn list<'a>(
         &'a self,
         storage: &str,

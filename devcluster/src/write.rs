@@ -185,15 +185,15 @@ pub fn write(st: &mut State, cfg: &Config, req: &WriteReq, op: WriteOp) -> ApiRe
     let warnings = crate::schema::admit(&def, &name, &mut new, old.as_ref(), req.validation)?;
     crate::simulate::admit(&def, &mut new, old.as_ref())?;
     set_generation(&def, old.as_ref(), &mut new);
-    if let Some(old) = &old {
-        if same_content(old, &new) {
-            // A no-op: no new resource version, no event (controllers would hot-loop on one).
-            return Ok(Outcome {
-                stored: old_stored.expect("old"),
-                created: false,
-                warnings,
-            });
-        }
+    if let Some(old) = &old
+        && same_content(old, &new)
+    {
+        // A no-op: no new resource version, no event (controllers would hot-loop on one).
+        return Ok(Outcome {
+            stored: old_stored.expect("old"),
+            created: false,
+            warnings,
+        });
     }
     if !is_apply {
         managed::record(
@@ -248,10 +248,10 @@ pub fn write(st: &mut State, cfg: &Config, req: &WriteReq, op: WriteOp) -> ApiRe
 
 /// Follow-ups of a stored write: a CRD changes what is served; the simulator reacts to workloads.
 pub fn after_put(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key) {
-    if &*k.storage == crate::resources::CRD_STORAGE {
-        if let Some(s) = st.store.get(k) {
-            crate::crd::register(&mut st.registry, &s.value());
-        }
+    if &*k.storage == crate::resources::CRD_STORAGE
+        && let Some(s) = st.store.get(k)
+    {
+        crate::crd::register(&mut st.registry, &s.value());
     }
     crate::simulate::after_write(st, cfg, def, k);
 }
@@ -281,25 +281,23 @@ fn check_body(def: &ResourceDef, ns: &str, body: &Value) -> ApiResult<()> {
             )));
         }
     }
-    if let Some(k) = body["kind"].as_str().filter(|s| !s.is_empty()) {
-        if k != def.kind {
-            return Err(ApiError::bad_request(format!(
-                "the kind in the data ({k}) does not match the expected kind ({})",
-                def.kind
-            )));
-        }
+    if let Some(k) = body["kind"].as_str().filter(|s| !s.is_empty())
+        && k != def.kind
+    {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({k}) does not match the expected kind ({})",
+            def.kind
+        )));
     }
-    if def.namespaced {
-        if let Some(bns) = body["metadata"]["namespace"]
+    if def.namespaced
+        && let Some(bns) = body["metadata"]["namespace"]
             .as_str()
             .filter(|s| !s.is_empty())
-        {
-            if bns != ns {
-                return Err(ApiError::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
-            }
-        }
+        && bns != ns
+    {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
     }
     Ok(())
 }

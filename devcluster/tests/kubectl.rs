@@ -245,3 +245,197 @@ async fn errors_render_like_a_real_server() {
         out.stderr
     );
 }
+
+const DEPLOY: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: team}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx}]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulation_namespaces_label_edit_watch() {
+    let env = start(Config {
+        ready_delay: Duration::from_millis(300),
+        ..Config::default()
+    })
+    .await;
+    env.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n")
+        .await;
+    env.apply(DEPLOY).await;
+    env.apply("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: team}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 250Gi}}\n").await;
+    env.ok(&[
+        "wait",
+        "-n",
+        "team",
+        "--for=condition=Available",
+        "deploy/web",
+        "--timeout=20s",
+    ])
+    .await;
+    let out = env.ok(&["get", "deploy", "-n", "team"]).await;
+    assert!(out.contains("2/2"), "{out}");
+    let out = env
+        .ok(&[
+            "get",
+            "pvc",
+            "-n",
+            "team",
+            "data",
+            "-o",
+            "jsonpath={.status.phase} {.status.capacity.storage}",
+        ])
+        .await;
+    assert_eq!(out, "Bound 250Gi");
+
+    // A failing workload never becomes ready; removing the annotation recovers it.
+    env.ok(&[
+        "annotate",
+        "-n",
+        "team",
+        "deploy/web",
+        "devcluster.mutualis.io/fail=true",
+    ])
+    .await;
+    env.ok(&[
+        "patch",
+        "-n",
+        "team",
+        "deploy/web",
+        "-p",
+        r#"{"spec":{"replicas":3}}"#,
+    ])
+    .await;
+    let o = env
+        .kubectl(
+            &[
+                "wait",
+                "-n",
+                "team",
+                "--for=condition=Available",
+                "deploy/web",
+                "--timeout=1s",
+            ],
+            None,
+        )
+        .await;
+    assert_ne!(o.code, 0, "failing deployment must not be available");
+    env.ok(&[
+        "annotate",
+        "-n",
+        "team",
+        "deploy/web",
+        "devcluster.mutualis.io/fail-",
+    ])
+    .await;
+    env.ok(&[
+        "wait",
+        "-n",
+        "team",
+        "--for=jsonpath={.status.readyReplicas}=3",
+        "deploy/web",
+        "--timeout=20s",
+    ])
+    .await;
+
+    // label (merge patch) and edit (strategic merge patch) through kubectl.
+    env.ok(&["label", "-n", "team", "deploy/web", "tier=front"])
+        .await;
+    let out = env
+        .ok(&[
+            "get",
+            "deploy",
+            "-n",
+            "team",
+            "-l",
+            "tier=front",
+            "-o",
+            "name",
+        ])
+        .await;
+    assert_eq!(out.trim(), "deployment.apps/web");
+    let editor = env.dir.path().join("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i 's/image: nginx/image: nginx:1.27/' \"$1\"\n",
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&editor)
+        .status()
+        .unwrap();
+    let mut cmd = std::process::Command::new("kubectl");
+    cmd.args([
+        "--kubeconfig",
+        env.kubeconfig.to_str().unwrap(),
+        "-n",
+        "team",
+        "edit",
+        "deploy/web",
+    ])
+    .env("KUBE_EDITOR", &editor);
+    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = env
+        .ok(&[
+            "get",
+            "deploy",
+            "-n",
+            "team",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image} {.metadata.generation}",
+        ])
+        .await;
+    assert_eq!(out, "nginx:1.27 3");
+
+    // get -w shows the update as a table row.
+    let watcher = env.kubectl(
+        &["get", "deploy", "-n", "team", "-w", "--request-timeout=3s"],
+        None,
+    );
+    let writer = async {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        env.ok(&[
+            "patch",
+            "-n",
+            "team",
+            "deploy/web",
+            "-p",
+            r#"{"spec":{"replicas":1}}"#,
+        ])
+        .await
+    };
+    let (w, _) = tokio::join!(watcher, writer);
+    assert!(
+        w.stdout.lines().filter(|l| l.starts_with("web ")).count() >= 2,
+        "{}",
+        w.stdout
+    );
+    assert!(
+        w.stdout.lines().next().unwrap().contains("READY"),
+        "{}",
+        w.stdout
+    );
+
+    // Deleting a namespace deletes what is in it.
+    let out = env
+        .ok(&["delete", "namespace", "team", "--timeout=20s"])
+        .await;
+    assert!(out.contains("namespace \"team\" deleted"), "{out}");
+    let o = env
+        .kubectl(&["get", "deploy,pvc", "-n", "team"], None)
+        .await;
+    assert!(o.stdout.trim().is_empty(), "{}", o.stdout);
+    let o = env.kubectl(&["delete", "namespace", "default"], None).await;
+    assert!(o.stderr.contains("may not be deleted"), "{}", o.stderr);
+}

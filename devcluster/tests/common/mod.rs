@@ -73,7 +73,8 @@ impl Env {
             .arg("--cache-dir")
             .arg(self.dir.path().join("cache"))
             .args(args);
-        for (k, v) in [("KUBECTL_INTERACTIVE_DELETE", "false")] {
+        {
+            let (k, v) = ("KUBECTL_INTERACTIVE_DELETE", "false");
             cmd.env(k, v);
         }
         let input = stdin.map(String::from);
