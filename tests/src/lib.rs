@@ -3,6 +3,7 @@
 //! the RBAC coverage check that compares the chart's rules with the requests the operator made.
 
 pub mod chart;
+pub mod cluster;
 pub mod manifests;
 pub mod rbac;
 mod tools;
