@@ -9,6 +9,8 @@ mod crds;
 mod guide;
 #[path = "chart/image.rs"]
 mod image;
+#[path = "chart/install.rs"]
+mod install;
 #[path = "chart/rbac.rs"]
 mod rbac;
 #[path = "chart/values.rs"]
