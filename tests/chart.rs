@@ -148,6 +148,7 @@ fn production_render_passes_kubernetes_validate_strict() {
     let values = production_values().display().to_string();
     let mut kinds = DEFAULT_KINDS.to_vec();
     kinds.extend(CUSTOM_KINDS);
+    kinds.push("NetworkPolicy");
     validate_rendered(&["-f", &values], &kinds);
 }
 
@@ -336,6 +337,7 @@ fn default_deployment_is_highly_available_and_locked_down() {
     // Optional objects are off by default.
     assert!(of_kind(&objects, "ServiceMonitor").is_empty());
     assert!(of_kind(&objects, "ServiceCatalog").is_empty());
+    assert!(of_kind(&objects, "NetworkPolicy").is_empty());
 }
 
 #[test]
@@ -427,6 +429,19 @@ fn production_values_reach_the_pods() {
             "Service lacks ServiceMonitor selector label {k}"
         );
     }
+    // The NetworkPolicy lets the monitoring namespace reach the HTTP port of the operator only.
+    let policy = find(&objects, "NetworkPolicy", RELEASE);
+    assert_eq!(&policy["spec"]["podSelector"]["matchLabels"], selector);
+    assert_eq!(policy["spec"]["policyTypes"], json!(["Ingress"]));
+    assert_eq!(
+        policy["spec"]["ingress"][0]["ports"],
+        json!([{"port": "http", "protocol": "TCP"}])
+    );
+    assert_eq!(
+        policy["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "monitoring"
+    );
+
     // The catalogue is created and kept on uninstall.
     let catalog = find(&objects, "ServiceCatalog", "gironde-numerique");
     assert_eq!(catalog["apiVersion"], "mutualis.io/v1alpha1");

@@ -2,14 +2,9 @@
 
 use mutualis_tests::workspace_root;
 
-/// The install guide: README.md's "Install" section once the README has one, else docs/install.md.
+/// The install guide, `docs/install.md` (the README points to it rather than repeating it, so
+/// that the commands the tests run are the ones people read).
 pub(crate) fn install_guide() -> String {
-    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap_or_default();
-    if let Some(start) = readme.find("\n## Install") {
-        let section = &readme[start + 1..];
-        let end = section[3..].find("\n## ").map_or(section.len(), |i| i + 4);
-        return section[..end].to_owned();
-    }
     std::fs::read_to_string(workspace_root().join("docs/install.md")).expect("docs/install.md")
 }
 
