@@ -47,13 +47,17 @@ fn is_executable(path: &Path) -> bool {
 /// The tool's path, or `None` after saying why, so that the calling test can return early on a
 /// developer's machine. Under CI a missing tool panics: a skipped check must not look green.
 pub fn require_tool(name: &str) -> Option<PathBuf> {
-    if let Some(path) = find_tool(name) {
-        return Some(path);
+    required(name, find_tool(name), in_ci())
+}
+
+fn required(name: &str, found: Option<PathBuf>, ci: bool) -> Option<PathBuf> {
+    if found.is_some() {
+        return found;
     }
     let why = format!(
         "`{name}` not found in ${TOOLS_BIN_ENV}, .tools/bin or PATH; run scripts/install-tools"
     );
-    assert!(!in_ci(), "{why} (CI is set: the test cannot be skipped)");
+    assert!(!ci, "{why} (CI is set: the test cannot be skipped)");
     eprintln!("SKIPPED: {why}");
     None
 }
@@ -157,4 +161,40 @@ fn describe(command: &Command) -> String {
     let mut parts = vec![command.get_program().to_string_lossy().into_owned()];
     parts.extend(command.get_args().map(|a| a.to_string_lossy().into_owned()));
     parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_tool_skips_on_a_workstation() {
+        assert_eq!(required("no-such-tool", None, false), None);
+        let found = Some(PathBuf::from("/bin/sh"));
+        assert_eq!(required("sh", found.clone(), true), found);
+    }
+
+    #[test]
+    #[should_panic(expected = "CI is set: the test cannot be skipped")]
+    fn a_missing_tool_fails_under_ci() {
+        required("no-such-tool", None, true);
+    }
+
+    #[test]
+    fn tools_are_found_on_path_and_commands_captured() {
+        let sh = find_tool("sh").expect("sh on PATH");
+        let output = run(Command::new(sh).args(["-c", "echo out; echo err >&2; exit 3"]));
+        assert_eq!(
+            (output.stdout.as_str(), output.stderr.as_str()),
+            ("out\n", "err\n")
+        );
+        assert_eq!(output.status.code(), Some(3));
+        assert!(find_tool("no-such-tool-anywhere").is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "timed out")]
+    fn a_hung_command_is_killed() {
+        run_with_timeout(Command::new("sleep").arg("10"), Duration::from_millis(200));
+    }
 }
