@@ -114,14 +114,21 @@ pub fn generated_suffix() -> String {
         .collect()
 }
 
-/// The object without the parts that never count as a change (`resourceVersion`,
-/// `managedFields`): two writes equal under this are a no-op.
+/// Equal but for the parts that never count as a change (`resourceVersion`, the timestamps
+/// of `managedFields`): a write producing an equal object is a no-op. A change of ownership
+/// alone (a new manager applying the same values) still counts, as on a real server.
 pub fn same_content(a: &Value, b: &Value) -> bool {
     fn strip(v: &Value) -> Value {
         let mut v = v.clone();
         if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
             m.remove("resourceVersion");
-            m.remove("managedFields");
+            if let Some(Value::Array(entries)) = m.get_mut("managedFields") {
+                for e in entries {
+                    if let Some(e) = e.as_object_mut() {
+                        e.remove("time");
+                    }
+                }
+            }
         }
         v
     }

@@ -185,16 +185,6 @@ pub fn write(st: &mut State, cfg: &Config, req: &WriteReq, op: WriteOp) -> ApiRe
     let warnings = crate::schema::admit(&def, &name, &mut new, old.as_ref(), req.validation)?;
     crate::simulate::admit(&def, &mut new, old.as_ref())?;
     set_generation(&def, old.as_ref(), &mut new);
-    if let Some(old) = &old
-        && same_content(old, &new)
-    {
-        // A no-op: no new resource version, no event (controllers would hot-loop on one).
-        return Ok(Outcome {
-            stored: old_stored.expect("old"),
-            created: false,
-            warnings,
-        });
-    }
     if !is_apply {
         managed::record(
             &def,
@@ -204,6 +194,16 @@ pub fn write(st: &mut State, cfg: &Config, req: &WriteReq, op: WriteOp) -> ApiRe
             req.sub,
             old.is_none(),
         );
+    }
+    if let Some(old) = &old
+        && same_content(old, &new)
+    {
+        // A no-op: no new resource version, no event (controllers would hot-loop on one).
+        return Ok(Outcome {
+            stored: old_stored.expect("old"),
+            created: false,
+            warnings,
+        });
     }
     let created = old.is_none();
     if req.dry_run {
@@ -317,7 +317,15 @@ fn settle_subresource(def: &ResourceDef, sub: Sub, old: Option<&Value>, new: &mu
     match (sub, old) {
         (Sub::Status, Some(old)) => {
             let status = m.remove("status");
+            // Ownership computed by an apply to /status travels with the status.
+            let managed = m
+                .get("metadata")
+                .and_then(|x| x.get("managedFields"))
+                .cloned();
             let mut base = old.clone();
+            if let Some(mf) = managed {
+                meta_mut(&mut base).insert("managedFields".into(), mf);
+            }
             let bm = base.as_object_mut().expect("object");
             match status {
                 Some(s) if !s.is_null() => {
