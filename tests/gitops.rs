@@ -260,6 +260,22 @@ fn flux_installs_the_chart_then_tenants_with_health_checks() {
         assert_eq!(check["kind"], "Tenant");
         assert!(check["namespace"].is_null(), "Tenants are cluster-scoped");
     }
+    // The tenant checked by name is the founding subscriber of the examples.
+    let example_tenants: Vec<String> = std::fs::read_dir(workspace_root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .flat_map(|p| parse_documents(&std::fs::read_to_string(p).unwrap()))
+        .filter(|o| kind(o) == "Tenant")
+        .map(|o| o["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    for check in checks {
+        let name = check["name"].as_str().unwrap().to_owned();
+        assert!(
+            example_tenants.contains(&name),
+            "{name} is none of the example tenants {example_tenants:?}"
+        );
+    }
     let exprs = &tenants_ks["spec"]["healthCheckExprs"][0];
     assert_eq!(exprs["apiVersion"], "mutualis.io/v1alpha1");
     assert_eq!(exprs["kind"], "Tenant");

@@ -114,3 +114,27 @@ fn the_founding_catalogue_is_the_examples_catalogue() {
         .collect();
     assert_eq!(tiers, expected);
 }
+
+#[test]
+fn the_tenants_the_guide_applies_use_the_catalogue_the_chart_creates() {
+    let values = std::fs::read_to_string(chart_dir().join("values.yaml")).unwrap();
+    let values: Value = serde_saphyr::from_str(&values).unwrap();
+    let catalog = values["catalog"]["name"].as_str().unwrap();
+    let applied: Vec<String> = super::guide::shell_lines(&super::guide::install_guide(), "kubectl")
+        .into_iter()
+        .filter_map(|l| l.strip_prefix("kubectl apply -f ").map(str::to_owned))
+        .collect();
+    assert!(!applied.is_empty(), "the guide applies a tenant");
+    for file in applied {
+        let text = std::fs::read_to_string(workspace_root().join(&file)).unwrap();
+        let objects = mutualis_tests::manifests::parse_documents(&text);
+        let tenant = objects
+            .iter()
+            .find(|o| o["kind"] == "Tenant")
+            .unwrap_or_else(|| panic!("{file} holds no Tenant"));
+        assert_eq!(
+            tenant["spec"]["catalogRef"], catalog,
+            "{file} names another catalogue than the chart's"
+        );
+    }
+}
