@@ -51,6 +51,10 @@ pub fn apply(
     let mut conflicts = Vec::new();
     for e in entries.iter_mut().filter(|e| !mine(e)) {
         for p in e.fields.leaves() {
+            // A list item's `.` is co-owned existence, never a conflict; its fields are compared.
+            if p.last().is_some_and(|l| l == ".") {
+                continue;
+            }
             if new_set.contains(&p)
                 && get(&base, &p) != get(&applied, &p)
                 && get(&base, &p).is_some()
@@ -198,5 +202,140 @@ pub fn conflict_error(t: Target, conflicts: &[Conflict]) -> ApiError {
         reason: "Conflict",
         message,
         details: Some(Value::Object(details)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::Registry;
+
+    fn cm() -> ResourceDef {
+        (*Registry::with_builtins()
+            .get("", "v1", "configmaps")
+            .unwrap())
+        .clone()
+    }
+
+    fn deploy() -> ResourceDef {
+        (*Registry::with_builtins()
+            .get("apps", "v1", "deployments")
+            .unwrap())
+        .clone()
+    }
+
+    fn managers(v: &Value) -> Vec<String> {
+        v["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["manager"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn conflicts_force_and_co_ownership() {
+        let def = cm();
+        let a = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": "1", "mine": "a"}});
+        let v1 =
+            apply(&def, None, &a, "alice", false, Sub::Main).unwrap_or_else(|_| panic!("create"));
+        // Bob sets a different value of alice's field: conflict, naming the field and manager.
+        let b = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": "2"}});
+        let err = apply(&def, Some(&v1), &b, "bob", false, Sub::Main)
+            .err()
+            .expect("conflict");
+        assert_eq!(
+            (err[0].manager.as_str(), render_path(&err[0].path).as_str()),
+            ("alice", ".data.k")
+        );
+        let e = conflict_error(
+            Target {
+                group: "",
+                resource: "configmaps",
+                name: "x",
+            },
+            &err,
+        );
+        assert_eq!((e.code, e.reason), (409, "Conflict"));
+        assert_eq!(
+            e.details.unwrap()["causes"][0]["reason"],
+            "FieldManagerConflict"
+        );
+        // The same value is shared ownership, not a conflict.
+        let same = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": "1"}});
+        let shared = apply(&def, Some(&v1), &same, "bob", false, Sub::Main)
+            .unwrap_or_else(|_| panic!("co-own"));
+        assert_eq!(managers(&shared), vec!["alice", "bob"]);
+        // Forced: bob takes the field; alice keeps the rest.
+        let v2 =
+            apply(&def, Some(&v1), &b, "bob", true, Sub::Main).unwrap_or_else(|_| panic!("force"));
+        assert_eq!(v2["data"], json!({"k": "2", "mine": "a"}));
+        let alice = &v2["metadata"]["managedFields"][0];
+        assert_eq!(alice["fieldsV1"], json!({"f:data": {"f:mine": {}}}));
+        // Alice stops applying `mine`: removed, because nobody else owns it; `k` is bob's and stays.
+        let a2 =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {}});
+        let v3 = apply(&def, Some(&v2), &a2, "alice", false, Sub::Main)
+            .unwrap_or_else(|_| panic!("shrink"));
+        assert_eq!(v3["data"], json!({"k": "2"}));
+    }
+
+    #[test]
+    fn containers_merge_by_name_and_removed_items_go() {
+        let def = deploy();
+        let spec = |containers: Value| json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"template": {"spec": {"containers": containers}}}});
+        let v1 = apply(
+            &def,
+            None,
+            &spec(json!([{"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}])),
+            "op",
+            false,
+            Sub::Main,
+        )
+        .unwrap_or_else(|_| panic!());
+        // Another manager adds an env var to container a (co-owned list item).
+        let v2 = apply(
+            &def,
+            Some(&v1),
+            &spec(json!([{"name": "a", "env": [{"name": "X", "value": "1"}]}])),
+            "other",
+            false,
+            Sub::Main,
+        )
+        .unwrap_or_else(|_| panic!());
+        let c = &v2["spec"]["template"]["spec"]["containers"];
+        assert_eq!(
+            c[0],
+            json!({"name": "a", "image": "a:1", "env": [{"name": "X", "value": "1"}]})
+        );
+        // op drops container b: it is removed; a stays with the other manager's env.
+        let v3 = apply(
+            &def,
+            Some(&v2),
+            &spec(json!([{"name": "a", "image": "a:2"}])),
+            "op",
+            false,
+            Sub::Main,
+        )
+        .unwrap_or_else(|_| panic!());
+        let c = &v3["spec"]["template"]["spec"]["containers"];
+        assert_eq!(c.as_array().unwrap().len(), 1);
+        assert_eq!(
+            c[0],
+            json!({"name": "a", "image": "a:2", "env": [{"name": "X", "value": "1"}]})
+        );
+    }
+
+    #[test]
+    fn status_apply_touches_only_status() {
+        let mut def = cm();
+        def.status = true;
+        let old = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "spec": {"a": 1}});
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "spec": {"a": 2}, "status": {"ok": true}});
+        let v =
+            apply(&def, Some(&old), &body, "ctl", false, Sub::Status).unwrap_or_else(|_| panic!());
+        assert_eq!(v["spec"]["a"], 1);
+        assert_eq!(v["status"]["ok"], true);
+        assert_eq!(v["metadata"]["managedFields"][0]["subresource"], "status");
     }
 }

@@ -450,3 +450,92 @@ async fn controller_owns_finalizes_records_and_idles() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_collection_modes() {
+    let env = start(Config::default()).await;
+    let c = client(&env).await;
+    let cms: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
+    let make = async |name: &str,
+                      owners: &[&ConfigMap],
+                      block: bool,
+                      finalizers: &[&str]|
+           -> ConfigMap {
+        let refs: Vec<_> = owners
+            .iter()
+            .map(|o| json!({"apiVersion": "v1", "kind": "ConfigMap", "name": o.name_any(), "uid": o.uid().unwrap(), "blockOwnerDeletion": block}))
+            .collect();
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "ownerReferences": refs, "finalizers": finalizers}});
+        cms.create(
+            &PostParams::default(),
+            &serde_json::from_value(body).unwrap(),
+        )
+        .await
+        .unwrap()
+    };
+
+    // Background: dependents go once their only owner is gone; a second owner keeps one alive.
+    let o1 = make("o1", &[], false, &[]).await;
+    let o2 = make("o2", &[], false, &[]).await;
+    make("only-o1", &[&o1], false, &[]).await;
+    make("both", &[&o1, &o2], false, &[]).await;
+    cms.delete("o1", &DeleteParams::background()).await.unwrap();
+    assert!(cms.get_opt("only-o1").await.unwrap().is_none());
+    assert!(cms.get_opt("both").await.unwrap().is_some());
+    cms.delete("o2", &DeleteParams::default()).await.unwrap();
+    assert!(cms.get_opt("both").await.unwrap().is_none());
+
+    // Foreground: the owner waits (foregroundDeletion) for its blocking dependents.
+    let fg = make("fg", &[], false, &[]).await;
+    make("held", &[&fg], true, &["example.io/hold"]).await;
+    let res = cms.delete("fg", &DeleteParams::foreground()).await.unwrap();
+    let owner = res.left().expect("owner still there");
+    assert!(owner.metadata.deletion_timestamp.is_some());
+    assert_eq!(
+        owner.metadata.finalizers.as_deref(),
+        Some(&["foregroundDeletion".to_string()][..])
+    );
+    assert!(
+        cms.get("held")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    );
+    cms.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    assert!(cms.get_opt("held").await.unwrap().is_none());
+    assert!(
+        cms.get_opt("fg").await.unwrap().is_none(),
+        "owner released once the blocking dependent is gone"
+    );
+
+    // Orphan: the dependent survives without the owner reference.
+    let orph = make("orph", &[], false, &[]).await;
+    make("kept", &[&orph], true, &[]).await;
+    cms.delete("orph", &DeleteParams::orphan()).await.unwrap();
+    let kept = cms.get("kept").await.unwrap();
+    assert!(kept.metadata.owner_references.is_none());
+
+    // Finalizers cannot be added to a terminating object.
+    make("term", &[], false, &["a/b"]).await;
+    cms.delete("term", &DeleteParams::default()).await.unwrap();
+    let err = cms
+        .patch(
+            "term",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": ["a/b", "c/d"]}})),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 422),
+        "{err:?}"
+    );
+}
