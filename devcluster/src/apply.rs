@@ -9,6 +9,7 @@ use crate::status::{ApiError, Target};
 use crate::write::Sub;
 use serde_json::{Map, Value, json};
 
+#[derive(Debug)]
 pub struct Conflict {
     pub manager: String,
     pub path: Path,
@@ -241,9 +242,7 @@ mod tests {
             apply(&def, None, &a, "alice", false, Sub::Main).unwrap_or_else(|_| panic!("create"));
         // Bob sets a different value of alice's field: conflict, naming the field and manager.
         let b = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": "2"}});
-        let err = apply(&def, Some(&v1), &b, "bob", false, Sub::Main)
-            .err()
-            .expect("conflict");
+        let err = apply(&def, Some(&v1), &b, "bob", false, Sub::Main).expect_err("conflict");
         assert_eq!(
             (err[0].manager.as_str(), render_path(&err[0].path).as_str()),
             ("alice", ".data.k")
