@@ -11,16 +11,27 @@ use serde_json::Value;
 const EXAMPLES: [&str; 3] = ["coteaux-bordelais", "saint-emilion", "minimal"];
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 fn mutualis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mutualis")).args(args).current_dir(root()).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_mutualis"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
 }
 
 fn ok(args: &[&str]) -> String {
     let out = mutualis(args);
-    assert!(out.status.success(), "mutualis {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "mutualis {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -35,10 +46,18 @@ fn golden(path: &Path, actual: &str) {
         std::fs::write(path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}; run UPDATE_GOLDEN=1 cargo test -p mutualis --test render", path.display()));
+    let expected = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run UPDATE_GOLDEN=1 cargo test -p mutualis --test render",
+            path.display()
+        )
+    });
     if expected != actual {
-        let line = expected.lines().zip(actual.lines()).position(|(a, b)| a != b).map_or(0, |i| i + 1);
+        let line = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .map_or(0, |i| i + 1);
         panic!(
             "{} differs from the output (first difference at line {line}); review and run UPDATE_GOLDEN=1 cargo test -p mutualis --test render",
             path.display()
@@ -47,7 +66,13 @@ fn golden(path: &Path, actual: &str) {
 }
 
 fn render_example(name: &str) -> String {
-    ok(&["render", "-f", "examples/catalog.yaml", "-f", &format!("examples/{name}.yaml")])
+    ok(&[
+        "render",
+        "-f",
+        "examples/catalog.yaml",
+        "-f",
+        &format!("examples/{name}.yaml"),
+    ])
 }
 
 fn golden_dir() -> PathBuf {
@@ -57,13 +82,19 @@ fn golden_dir() -> PathBuf {
 #[test]
 fn render_of_each_example_matches_its_golden_file() {
     for name in EXAMPLES {
-        golden(&golden_dir().join(format!("render-{name}.yaml")), &render_example(name));
+        golden(
+            &golden_dir().join(format!("render-{name}.yaml")),
+            &render_example(name),
+        );
     }
 }
 
 #[test]
 fn plan_of_the_examples_matches_its_golden_file() {
-    golden(&golden_dir().join("plan-examples.txt"), &ok(&["plan", "-f", "examples/"]));
+    golden(
+        &golden_dir().join("plan-examples.txt"),
+        &ok(&["plan", "-f", "examples/"]),
+    );
 }
 
 #[test]
@@ -74,7 +105,9 @@ fn render_is_byte_identical_across_runs_and_input_forms() {
     let mut stdin_input = std::fs::read_to_string(root().join("examples/catalog.yaml")).unwrap();
     for name in ["coteaux-bordelais", "minimal", "saint-emilion"] {
         stdin_input.push_str("---\n");
-        stdin_input.push_str(&std::fs::read_to_string(root().join(format!("examples/{name}.yaml"))).unwrap());
+        stdin_input.push_str(
+            &std::fs::read_to_string(root().join(format!("examples/{name}.yaml"))).unwrap(),
+        );
     }
     let mut child = Command::new(env!("CARGO_BIN_EXE_mutualis"))
         .args(["render", "-f", "-"])
@@ -91,7 +124,8 @@ fn render_is_byte_identical_across_runs_and_input_forms() {
 #[test]
 fn render_json_is_a_list_of_the_same_objects() {
     let yaml = ok(&["render", "-f", "examples/"]);
-    let list: Value = serde_json::from_str(&ok(&["render", "-f", "examples/", "-o", "json"])).unwrap();
+    let list: Value =
+        serde_json::from_str(&ok(&["render", "-f", "examples/", "-o", "json"])).unwrap();
     assert_eq!(list["apiVersion"], "v1");
     assert_eq!(list["kind"], "List");
     let items = list["items"].as_array().unwrap();
@@ -101,16 +135,22 @@ fn render_json_is_a_list_of_the_same_objects() {
     for item in items {
         let labels = &item["metadata"]["labels"];
         assert_eq!(labels["app.kubernetes.io/managed-by"], "mutualis");
-        assert!(labels["mutualis.io/tenant"].is_string() && labels["mutualis.io/service"].is_string());
+        assert!(
+            labels["mutualis.io/tenant"].is_string() && labels["mutualis.io/service"].is_string()
+        );
         assert!(item["metadata"].get("ownerReferences").is_none());
         assert!(item.get("status").is_none(), "a plan holds no status");
-        assert_ne!(item["kind"], "Secret", "secret values never leave the cluster");
+        assert_ne!(
+            item["kind"], "Secret",
+            "secret values never leave the cluster"
+        );
     }
 }
 
 #[test]
 fn plan_json_reports_the_founding_contribution_and_allocations_within_tiers() {
-    let plans: Value = serde_json::from_str(&ok(&["plan", "-f", "examples/", "-o", "json"])).unwrap();
+    let plans: Value =
+        serde_json::from_str(&ok(&["plan", "-f", "examples/", "-o", "json"])).unwrap();
     let plans = plans.as_array().unwrap();
     assert_eq!(plans.len(), 3);
     let by_name = |n: &str| plans.iter().find(|p| p["name"] == n).unwrap();
@@ -122,16 +162,39 @@ fn plan_json_reports_the_founding_contribution_and_allocations_within_tiers() {
     assert_eq!(by_name("minimal")["annualContribution"], 7688);
     for p in plans {
         let storage = p["storage"].as_object().unwrap();
-        assert_eq!(storage.keys().collect::<Vec<_>>(), ["collaboration", "mail", "nas", "website"]);
-        let volumes: u64 = p["volumes"].as_array().unwrap().iter().map(|v| v["bytes"].as_u64().unwrap()).sum();
+        assert_eq!(
+            storage.keys().collect::<Vec<_>>(),
+            ["collaboration", "mail", "nas", "website"]
+        );
+        let volumes: u64 = p["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["bytes"].as_u64().unwrap())
+            .sum();
         assert_eq!(volumes, p["storageTotalBytes"].as_u64().unwrap());
-        assert!(volumes <= p["tierBytes"].as_u64().unwrap(), "{}: {volumes} over the tier", p["name"]);
+        assert!(
+            volumes <= p["tierBytes"].as_u64().unwrap(),
+            "{}: {volumes} over the tier",
+            p["name"]
+        );
         let objects = p["objects"].as_object().unwrap();
         assert_eq!(objects["Namespace"], 1);
         assert_eq!(objects["PersistentVolumeClaim"], 5);
-        assert!(p["zones"].as_array().unwrap().iter().all(|z| z["serial"] == 1));
+        assert!(
+            p["zones"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|z| z["serial"] == 1)
+        );
     }
-    let sallebœuf = coteaux["zones"].as_array().unwrap().iter().find(|z| z["unicode"] == "sallebœuf.fr").unwrap();
+    let sallebœuf = coteaux["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|z| z["unicode"] == "sallebœuf.fr")
+        .unwrap();
     assert_eq!(sallebœuf["name"], "xn--sallebuf-ptb.fr");
 }
 
@@ -152,7 +215,10 @@ fn crds_directory_matches_the_rust_types() {
     assert_eq!(on_disk, expected, "crds/ holds exactly the generated CRDs");
     // `mutualis crd` prints the same documents.
     let printed: Vec<Value> = serde_saphyr::from_multiple(&ok(&["crd"])).unwrap();
-    let stored: Vec<Value> = files.iter().map(|(_, y)| serde_saphyr::from_str(y).unwrap()).collect();
+    let stored: Vec<Value> = files
+        .iter()
+        .map(|(_, y)| serde_saphyr::from_str(y).unwrap())
+        .collect();
     assert_eq!(printed, stored);
     let tenant = &stored[1];
     assert_eq!(tenant["spec"]["names"]["shortNames"][0], "tn");
@@ -168,7 +234,8 @@ fn crds_directory_matches_the_rust_types() {
 /// `kubernetes-validate` from the project's tools: `$MUTUALIS_TOOLS_BIN`, else `.tools/bin`.
 /// Missing is a failure under CI, a loud skip on a workstation without `scripts/install-tools`.
 fn kubernetes_validate() -> Option<PathBuf> {
-    let bin = std::env::var_os("MUTUALIS_TOOLS_BIN").map_or_else(|| root().join(".tools/bin"), PathBuf::from);
+    let bin = std::env::var_os("MUTUALIS_TOOLS_BIN")
+        .map_or_else(|| root().join(".tools/bin"), PathBuf::from);
     let tool = bin.join("kubernetes-validate");
     if tool.is_file() {
         return Some(tool);
@@ -176,13 +243,18 @@ fn kubernetes_validate() -> Option<PathBuf> {
     if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
         panic!("{} missing: run scripts/install-tools", tool.display());
     }
-    eprintln!("SKIPPED: {} missing; run scripts/install-tools", tool.display());
+    eprintln!(
+        "SKIPPED: {} missing; run scripts/install-tools",
+        tool.display()
+    );
     None
 }
 
 #[test]
 fn every_rendered_object_passes_strict_kubernetes_1_33_validation() {
-    let Some(tool) = kubernetes_validate() else { return };
+    let Some(tool) = kubernetes_validate() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     // One file per example, one process for all: the tool's start-up dominates.
     let mut files = Vec::new();
@@ -192,7 +264,9 @@ fn every_rendered_object_passes_strict_kubernetes_1_33_validation() {
         files.push(path);
     }
     // A tenant with every service off but DNS, and one without TLS, exercise other branches.
-    let catalog = std::fs::read_to_string(root().join("examples/catalog.yaml")).unwrap().replace("  tls:\n    clusterIssuer: letsencrypt\n", "");
+    let catalog = std::fs::read_to_string(root().join("examples/catalog.yaml"))
+        .unwrap()
+        .replace("  tls:\n    clusterIssuer: letsencrypt\n", "");
     let variant = dir.path().join("variant-input.yaml");
     std::fs::write(
         &variant,
@@ -209,7 +283,18 @@ fn every_rendered_object_passes_strict_kubernetes_1_33_validation() {
     std::fs::write(&path, rendered).unwrap();
     files.push(path);
 
-    let out = Command::new(&tool).args(["--strict", "--kubernetes-version", "1.33", "--quiet"]).args(&files).output().unwrap();
-    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && !report.contains("ERROR") && !report.contains("WARN"), "kubernetes-validate:\n{report}");
+    let out = Command::new(&tool)
+        .args(["--strict", "--kubernetes-version", "1.33", "--quiet"])
+        .args(&files)
+        .output()
+        .unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && !report.contains("ERROR") && !report.contains("WARN"),
+        "kubernetes-validate:\n{report}"
+    );
 }

@@ -39,7 +39,10 @@ pub fn crd_files() -> Vec<(String, String)> {
         .into_iter()
         .map(|crd| {
             let name = format!("{}.yaml", crd.metadata.name.as_deref().unwrap_or("crd"));
-            (name, serde_saphyr::to_string(&crd).expect("a CRD always serializes"))
+            (
+                name,
+                serde_saphyr::to_string(&crd).expect("a CRD always serializes"),
+            )
         })
         .collect()
 }

@@ -55,13 +55,16 @@ pub enum CliError {
     #[error("{path}: no .yaml or .yml file in this directory")]
     EmptyDirectory { path: PathBuf },
 
-    #[error("{source_name}:{line}:{column}: {}{message}", field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
+    #[error("{source_name}:{line}:{column}: {}{message}\n{snippet}", field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
     Yaml {
         source_name: String,
         line: usize,
         column: usize,
+        /// Field path at that line, when the document is block-style YAML.
         field: Option<String>,
         message: String,
+        /// The offending line with a caret under the column.
+        snippet: String,
     },
 
     #[error(

@@ -18,7 +18,7 @@ pub const MAX_INPUT_BYTES: u64 = 32 * 1024 * 1024;
 /// Everything read, in input order.
 #[derive(Debug, Default)]
 pub struct Manifests {
-    pub catalogs: Vec<(Origin, ServiceCatalog)>,
+    pub catalogs: Vec<(Origin, ServiceCatalog, String)>,
     pub tenants: Vec<(Origin, Tenant, String)>,
 }
 
@@ -26,7 +26,7 @@ impl Manifests {
     pub fn catalog(&self, name: &str) -> Option<&ServiceCatalog> {
         self.catalogs
             .iter()
-            .map(|(_, c)| c)
+            .map(|(_, c, _)| c)
             .find(|c| c.metadata.name.as_deref() == Some(name))
     }
 }
@@ -150,10 +150,10 @@ fn parse_source(name: &str, text: &str, out: &mut Manifests) -> Result<(), CliEr
             (Some(API_VERSION), Some("ServiceCatalog")) => {
                 let c: ServiceCatalog = parse(doc, &origin)?;
                 let n = named(&origin, "ServiceCatalog", c.metadata.name.as_deref())?;
-                if let Some((first, _)) = out
+                if let Some((first, _, _)) = out
                     .catalogs
                     .iter()
-                    .find(|(_, o)| o.metadata.name.as_deref() == Some(n))
+                    .find(|(_, o, _)| o.metadata.name.as_deref() == Some(n))
                 {
                     return Err(CliError::Duplicate {
                         origin: origin.clone(),
@@ -162,7 +162,7 @@ fn parse_source(name: &str, text: &str, out: &mut Manifests) -> Result<(), CliEr
                         first: first.clone(),
                     });
                 }
-                out.catalogs.push((origin, c));
+                out.catalogs.push((origin, c, doc.to_owned()));
             }
             (Some(API_VERSION), Some("Tenant")) => {
                 let t: Tenant = parse(doc, &origin)?;
@@ -228,12 +228,16 @@ fn parse<T: serde::de::DeserializeOwned>(doc: &str, origin: &Origin) -> Result<T
             .next()
             .unwrap_or(message)
             .to_owned();
+        let file_line = origin.line + line - 1;
+        let text = doc.lines().nth(line.saturating_sub(1)).unwrap_or_default();
+        let snippet = format!("{file_line:>5} | {text}\n      | {:>column$}", "^");
         CliError::Yaml {
             source_name: origin.source.clone(),
-            line: origin.line + line - 1,
+            line: file_line,
             column,
             field: path_at(doc, line),
             message,
+            snippet,
         }
     })
 }

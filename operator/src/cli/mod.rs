@@ -10,7 +10,7 @@ mod yaml_path;
 
 pub use error::CliError;
 
-use crate::plan::{Plan, PlanInputs};
+use crate::plan::{PlanInputs, ValidatedTenant};
 use input::Manifests;
 
 /// Output format of `render` and `plan`.
@@ -24,9 +24,9 @@ pub enum Format {
     Json,
 }
 
-/// Plans every tenant of `manifests` offline (no DKIM key, first serials), in input order.
-pub fn plan_all(manifests: &Manifests) -> Result<Vec<Plan>, CliError> {
-    let inputs = PlanInputs::default();
+/// Validates every tenant of `manifests` against its catalogue, in input order. All tenants
+/// are validated before anything is printed, so bad input never yields partial output.
+pub fn validate_all(manifests: &Manifests) -> Result<Vec<ValidatedTenant>, CliError> {
     manifests
         .tenants
         .iter()
@@ -49,11 +49,11 @@ pub fn plan_all(manifests: &Manifests) -> Result<Vec<Plan>, CliError> {
                     available: manifests
                         .catalogs
                         .iter()
-                        .filter_map(|(_, c)| c.metadata.name.clone())
+                        .filter_map(|(_, c, _)| c.metadata.name.clone())
                         .collect(),
                 })
             })?;
-            crate::plan::plan(tenant, catalog, &inputs).map_err(fail)
+            crate::plan::validate(tenant, catalog).map_err(fail)
         })
         .collect()
 }
@@ -68,10 +68,15 @@ pub fn run_offline(
 ) -> Result<(), CliError> {
     let manifests = input::read(paths, stdin)?;
     check_catalogs(&manifests)?;
-    let plans = plan_all(&manifests)?;
+    let tenants = validate_all(&manifests)?;
+    drop(manifests);
+    // Built one at a time and written at once: memory stays that of one plan, whatever the
+    // number of tenants. Offline: no DKIM key, first serials.
+    let inputs = PlanInputs::default();
+    let mut plans = tenants.iter().map(|t| crate::plan::build(t, &inputs));
     match command {
-        Offline::Render => render::write(&plans, format, out),
-        Offline::Plan => plan::write(&plans, format, out),
+        Offline::Render => render::write(&mut plans, format, out),
+        Offline::Plan => plan::write(&mut plans, format, out),
     }
 }
 
@@ -85,11 +90,17 @@ pub enum Offline {
 /// Catalogues are checked even when no tenant uses them: a committee's typo should not wait
 /// for the first subscriber to surface.
 fn check_catalogs(manifests: &Manifests) -> Result<(), CliError> {
-    for (origin, catalog) in &manifests.catalogs {
+    for (origin, catalog, doc) in &manifests.catalogs {
         if let Err(error) = crate::plan::validate_catalog(catalog) {
+            // Catalogue fields read `ServiceCatalog "name" spec...`; locate the `spec...` part.
+            let line = error
+                .field()
+                .and_then(|f| f.find(" spec.").map(|i| &f[i + 1..]))
+                .and_then(|f| yaml_path::line_of(doc, f))
+                .map_or(origin.line, |l| origin.line + l - 1);
             return Err(CliError::Catalog {
                 source_name: origin.source.clone(),
-                line: origin.line,
+                line,
                 error: Box::new(error),
             });
         }

@@ -80,27 +80,45 @@ impl<'a> Summary<'a> {
     }
 }
 
-pub fn write(plans: &[Plan], format: Format, out: &mut dyn Write) -> Result<(), CliError> {
+pub fn write(
+    plans: &mut dyn Iterator<Item = Plan>,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     match format {
         Format::Json => {
-            let summaries: Vec<Summary<'_>> = plans.iter().map(Summary::of).collect();
-            serde_json::to_writer_pretty(&mut *out, &summaries).map_err(std::io::Error::from)?;
-            out.write_all(b"\n")?;
+            // A JSON array written summary by summary, indented as serde_json's pretty printer.
+            out.write_all(b"[")?;
+            let mut first = true;
+            for plan in plans {
+                out.write_all(if first { b"\n" } else { b",\n" })?;
+                first = false;
+                let text = serde_json::to_string_pretty(&Summary::of(&plan))
+                    .map_err(std::io::Error::from)?;
+                for (i, line) in text.lines().enumerate() {
+                    if i > 0 {
+                        out.write_all(b"\n")?;
+                    }
+                    out.write_all(b"  ")?;
+                    out.write_all(line.as_bytes())?;
+                }
+            }
+            out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
         }
         Format::Text | Format::Yaml => {
             let mut total_objects = 0;
             let mut total_contribution = 0;
+            let mut count = 0;
             for plan in plans {
-                out.write_all(text(plan).as_bytes())?;
+                count += 1;
+                out.write_all(text(&plan).as_bytes())?;
                 total_objects += plan.objects.len();
                 total_contribution += plan.annual_contribution;
             }
             writeln!(
                 out,
                 "Plan: {} tenant(s), {} object(s) to apply, {} EUR/year in contributions.",
-                plans.len(),
-                total_objects,
-                total_contribution
+                count, total_objects, total_contribution
             )?;
         }
     }

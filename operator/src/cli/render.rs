@@ -7,18 +7,37 @@ use super::{CliError, Format};
 use crate::plan::Plan;
 
 /// Writes the objects of `plans`.
-pub fn write(plans: &[Plan], format: Format, out: &mut dyn Write) -> Result<(), CliError> {
+pub fn write(
+    plans: &mut dyn Iterator<Item = Plan>,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     match format {
         Format::Json => {
-            let items: Vec<&crate::plan::Object> = plans.iter().flat_map(|p| &p.objects).collect();
-            let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items});
-            serde_json::to_writer_pretty(&mut *out, &list).map_err(std::io::Error::from)?;
-            out.write_all(b"\n")?;
+            // A `List` written item by item, indented as serde_json's pretty printer would.
+            out.write_all(b"{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"List\",\n  \"metadata\": {},\n  \"items\": [")?;
+            let mut first = true;
+            for plan in plans {
+                for object in &plan.objects {
+                    out.write_all(if first { b"\n" } else { b",\n" })?;
+                    first = false;
+                    let text =
+                        serde_json::to_string_pretty(object).map_err(std::io::Error::from)?;
+                    for (i, line) in text.lines().enumerate() {
+                        if i > 0 {
+                            out.write_all(b"\n")?;
+                        }
+                        out.write_all(b"    ")?;
+                        out.write_all(line.as_bytes())?;
+                    }
+                }
+            }
+            out.write_all(if first { b"]\n}\n" } else { b"\n  ]\n}\n" })?;
         }
         Format::Text | Format::Yaml => {
             let mut buf = String::with_capacity(64 * 1024);
             for plan in plans {
-                buf.push_str(&header(plan));
+                buf.push_str(&header(&plan));
                 for object in &plan.objects {
                     buf.push_str("---\n");
                     serde_saphyr::to_fmt_writer(&mut buf, object)

@@ -98,11 +98,26 @@ pub fn path_at(text: &str, line: usize) -> Option<String> {
     found
 }
 
-/// The line (1-based) where `path` is written, if it is.
+/// The first line (1-based) of `path` or of anything under it; when `path` itself is not
+/// written (a defaulted or derived field), the nearest enclosing path that is.
 pub fn line_of(text: &str, path: &str) -> Option<usize> {
+    let mut target = path;
+    loop {
+        if let Some(line) = first_line_under(text, target) {
+            return Some(line);
+        }
+        target = &target[..target.rfind(['.', '['])?];
+    }
+}
+
+fn first_line_under(text: &str, path: &str) -> Option<usize> {
     let mut found = None;
     walk(text, |n, stack| {
-        if render(stack) == path {
+        let here = render(stack);
+        let under = here
+            .strip_prefix(path)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']));
+        if under {
             found = Some(n);
             return true;
         }
@@ -130,6 +145,12 @@ mod tests {
     fn lines_are_found_from_paths() {
         assert_eq!(line_of(DOC, "spec.members[1].domain"), Some(11));
         assert_eq!(line_of(DOC, "spec.tier"), Some(6));
-        assert_eq!(line_of(DOC, "spec.nothing"), None);
+        assert_eq!(
+            line_of(DOC, "spec.members[0].name"),
+            Some(8),
+            "derived: the member's first line"
+        );
+        assert_eq!(line_of(DOC, "spec.nothing"), Some(5), "absent: its parent");
+        assert_eq!(line_of(DOC, "other"), None);
     }
 }

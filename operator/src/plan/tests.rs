@@ -60,7 +60,10 @@ fn plan_of(yaml: &str, inputs: &PlanInputs) -> Plan {
 }
 
 fn find<'a>(p: &'a Plan, kind: &str, name: &str) -> &'a Object {
-    p.objects.iter().find(|o| o.kind() == kind && o.name() == name).unwrap_or_else(|| panic!("{kind}/{name} missing"))
+    p.objects
+        .iter()
+        .find(|o| o.kind() == kind && o.name() == name)
+        .unwrap_or_else(|| panic!("{kind}/{name} missing"))
 }
 
 #[test]
@@ -73,11 +76,22 @@ fn every_object_is_labelled_namespaced_and_unowned() {
         assert_eq!(l[labels::MANAGED_BY], "mutualis", "{}", o.name());
         assert_eq!(l[labels::PART_OF], "mutualis");
         assert_eq!(l[labels::TENANT], "villages");
-        assert!(["mail", "website", "dns", "collaboration", "nas", "tenancy"].contains(&l[labels::SERVICE].as_str()));
+        assert!(
+            ["mail", "website", "dns", "collaboration", "nas", "tenancy"]
+                .contains(&l[labels::SERVICE].as_str())
+        );
         assert!(l.contains_key(labels::NAME) && l.contains_key(labels::COMPONENT));
-        assert!(m.owner_references.is_none(), "the apply step adds owner references");
+        assert!(
+            m.owner_references.is_none(),
+            "the apply step adds owner references"
+        );
         if o.kind() != "Namespace" {
-            assert_eq!(m.namespace.as_deref(), Some("mutualis-villages"), "{}", o.name());
+            assert_eq!(
+                m.namespace.as_deref(),
+                Some("mutualis-villages"),
+                "{}",
+                o.name()
+            );
         }
     }
 }
@@ -109,7 +123,10 @@ fn quota_is_the_tier_and_volumes_fit_in_it() {
     assert_eq!(total, p.storage.total_bytes());
     assert!(total <= 100 << 30);
     assert_eq!(p.storage.by_service()["nas"], "40Gi");
-    assert_eq!(p.annual_contribution, 250, "members present: the with-members price");
+    assert_eq!(
+        p.annual_contribution, 250,
+        "members present: the with-members price"
+    );
 }
 
 #[test]
@@ -119,28 +136,61 @@ fn every_container_is_locked_down_sized_and_probed() {
     for o in &p.objects {
         let pod = match o {
             Object::Deployment(d) => d.spec.as_ref().unwrap().template.spec.clone().unwrap(),
-            Object::CronJob(c) => c.spec.as_ref().unwrap().job_template.spec.as_ref().unwrap().template.spec.clone().unwrap(),
+            Object::CronJob(c) => c
+                .spec
+                .as_ref()
+                .unwrap()
+                .job_template
+                .spec
+                .as_ref()
+                .unwrap()
+                .template
+                .spec
+                .clone()
+                .unwrap(),
             _ => continue,
         };
-        assert_eq!(pod.automount_service_account_token, Some(false), "{}", o.name());
+        assert_eq!(
+            pod.automount_service_account_token,
+            Some(false),
+            "{}",
+            o.name()
+        );
         let long_running = matches!(o, Object::Deployment(_));
-        for c in pod.containers.iter().chain(pod.init_containers.iter().flatten()) {
+        for c in pod
+            .containers
+            .iter()
+            .chain(pod.init_containers.iter().flatten())
+        {
             let s = c.security_context.as_ref().unwrap();
             assert_eq!(s.allow_privilege_escalation, Some(false), "{}", c.name);
             assert_eq!(s.privileged, Some(false));
             assert_eq!(s.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
-            assert_eq!(s.capabilities.as_ref().unwrap().drop.as_deref(), Some(&["ALL".to_owned()][..]));
+            assert_eq!(
+                s.capabilities.as_ref().unwrap().drop.as_deref(),
+                Some(&["ALL".to_owned()][..])
+            );
             let r = c.resources.as_ref().unwrap();
-            assert!(r.requests.as_ref().unwrap().contains_key("memory") && r.limits.as_ref().unwrap().contains_key("memory"));
+            assert!(
+                r.requests.as_ref().unwrap().contains_key("memory")
+                    && r.limits.as_ref().unwrap().contains_key("memory")
+            );
             assert!(c.image.as_ref().unwrap().contains(':'));
             checked += 1;
         }
         if long_running {
             let main = &pod.containers[0];
-            assert!(main.readiness_probe.is_some() && main.liveness_probe.is_some(), "{}", o.name());
+            assert!(
+                main.readiness_probe.is_some() && main.liveness_probe.is_some(),
+                "{}",
+                o.name()
+            );
         }
     }
-    assert_eq!(checked, 10, "7 Deployments (2 with init containers) and the CronJob");
+    assert_eq!(
+        checked, 10,
+        "7 Deployments (2 with init containers) and the CronJob"
+    );
     // Only docker-mailserver and Samba run as root, and say so.
     let roots: Vec<&str> = p
         .objects
@@ -150,7 +200,15 @@ fn every_container_is_locked_down_sized_and_probed() {
             _ => None,
         })
         .filter(|d| {
-            let c = &d.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0];
+            let c = &d
+                .spec
+                .as_ref()
+                .unwrap()
+                .template
+                .spec
+                .as_ref()
+                .unwrap()
+                .containers[0];
             c.security_context.as_ref().unwrap().run_as_non_root != Some(true)
         })
         .map(|d| d.metadata.name.as_deref().unwrap())
@@ -163,7 +221,11 @@ fn website_config_has_a_virtual_host_per_domain_in_idna() {
     let p = plan_of(TENANT, &PlanInputs::default());
     let cm = find(&p, "ConfigMap", "website-nginx").to_json();
     let conf = cm["data"]["default.conf"].as_str().unwrap();
-    for host in ["server_name villages.fr www.villages.fr;", "server_name xn--sallebuf-ptb.fr www.xn--sallebuf-ptb.fr;", "server_name tresses.fr www.tresses.fr;"] {
+    for host in [
+        "server_name villages.fr www.villages.fr;",
+        "server_name xn--sallebuf-ptb.fr www.xn--sallebuf-ptb.fr;",
+        "server_name tresses.fr www.tresses.fr;",
+    ] {
         assert!(conf.contains(host), "{host} in\n{conf}");
     }
     let ingress = find(&p, "Ingress", "website-salleboeuf").to_json();
@@ -177,21 +239,33 @@ fn website_config_has_a_virtual_host_per_domain_in_idna() {
             "tls": [{"hosts": ["xn--sallebuf-ptb.fr", "www.xn--sallebuf-ptb.fr"], "secretName": "website-salleboeuf-tls"}]
         })
     );
-    assert_eq!(ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"], "letsencrypt");
+    assert_eq!(
+        ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
+        "letsencrypt"
+    );
 }
 
 #[test]
 fn nas_has_a_share_and_a_generated_user_per_member() {
     let p = plan_of(TENANT, &PlanInputs::default());
     let cm = find(&p, "ConfigMap", "nas-config").to_json();
-    let config: Value = serde_json::from_str(cm["data"]["config.json"].as_str().unwrap()).expect("sambacc config is JSON");
+    let config: Value = serde_json::from_str(cm["data"]["config.json"].as_str().unwrap())
+        .expect("sambacc config is JSON");
     let shares: Vec<&String> = config["shares"].as_object().unwrap().keys().collect();
     assert_eq!(shares, ["salleboeuf", "tresses", "villages"]);
-    assert_eq!(config["shares"]["salleboeuf"]["options"]["comment"], "Sallebœuf");
+    assert_eq!(
+        config["shares"]["salleboeuf"]["options"]["comment"],
+        "Sallebœuf"
+    );
     let users = p.secrets.iter().find(|s| s.name == "nas-users").unwrap();
     let keys: Vec<&str> = users.keys.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["villages", "salleboeuf", "tresses"]);
-    assert!(users.keys.iter().all(|(_, k)| matches!(k, SecretKind::Password { length: 24 })));
+    assert!(
+        users
+            .keys
+            .iter()
+            .all(|(_, k)| matches!(k, SecretKind::Password { length: 24 }))
+    );
 }
 
 #[test]
@@ -200,20 +274,39 @@ fn rbac_is_read_mostly_and_never_reads_secrets() {
     let role = find(&p, "Role", "tenant-admin").to_json();
     let text = role["rules"].to_string();
     assert!(!text.contains("secrets"), "{text}");
-    assert!(!text.contains("\"create\"") && !text.contains("\"update\"") && !text.contains("\"patch\""));
+    assert!(
+        !text.contains("\"create\"") && !text.contains("\"update\"") && !text.contains("\"patch\"")
+    );
     let binding = find(&p, "RoleBinding", "tenant-admin").to_json();
-    assert_eq!(binding["subjects"], json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]));
+    assert_eq!(
+        binding["subjects"],
+        json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}])
+    );
     let no_admins = TENANT.replace("  admins: [{kind: User, name: alice}]\n", "");
-    assert!(!plan_of(&no_admins, &PlanInputs::default()).objects.iter().any(|o| o.kind() == "RoleBinding"));
+    assert!(
+        !plan_of(&no_admins, &PlanInputs::default())
+            .objects
+            .iter()
+            .any(|o| o.kind() == "RoleBinding")
+    );
 }
 
 #[test]
 fn network_policy_denies_by_default() {
     let p = plan_of(TENANT, &PlanInputs::default());
     let deny = find(&p, "NetworkPolicy", "default-deny").to_json();
-    assert_eq!(deny["spec"], json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}));
+    assert_eq!(
+        deny["spec"],
+        json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+    );
     let mail = find(&p, "NetworkPolicy", "allow-mail").to_json();
-    assert_eq!(mail["spec"]["ingress"][0]["ports"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        mail["spec"]["ingress"][0]["ports"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 #[test]
@@ -232,7 +325,11 @@ fn zones_follow_inputs_dkim_and_mail_addresses() {
     assert!(!offline.zones[0].text.contains("_domainkey"));
     assert!(offline.notes.iter().any(|n| n.contains("DKIM")));
     let inputs = PlanInputs {
-        dkim: Some(DkimPublicKey { algorithm: "ed25519".into(), public_key_base64: "MCowBQYDK2VwAyEA".into(), selector: "mutualis".into() }),
+        dkim: Some(DkimPublicKey {
+            algorithm: "ed25519".into(),
+            public_key_base64: "MCowBQYDK2VwAyEA".into(),
+            selector: "mutualis".into(),
+        }),
         previous_zones: offline.zone_versions(),
         mail_addresses: vec!["198.51.100.7".parse::<IpAddr>().unwrap()],
     };
@@ -240,18 +337,41 @@ fn zones_follow_inputs_dkim_and_mail_addresses() {
     let primary = &online.zones[0].text;
     assert!(primary.contains("mutualis._domainkey.villages.fr. 3600 IN TXT \"v=DKIM1; k=ed25519; p=MCowBQYDK2VwAyEA\""), "{primary}");
     assert!(primary.contains("mail.villages.fr. 3600 IN A 198.51.100.7"));
-    assert!(online.zones[1].text.contains("mutualis._domainkey.xn--sallebuf-ptb.fr."));
-    assert!(online.zones.iter().all(|z| z.version.serial == 2), "content changed: serials rise");
-    let again = plan_of(TENANT, &PlanInputs { previous_zones: online.zone_versions(), ..inputs });
-    assert!(again.zones.iter().all(|z| z.version.serial == 2), "unchanged: serials stay");
+    assert!(
+        online.zones[1]
+            .text
+            .contains("mutualis._domainkey.xn--sallebuf-ptb.fr.")
+    );
+    assert!(
+        online.zones.iter().all(|z| z.version.serial == 2),
+        "content changed: serials rise"
+    );
+    let again = plan_of(
+        TENANT,
+        &PlanInputs {
+            previous_zones: online.zone_versions(),
+            ..inputs
+        },
+    );
+    assert!(
+        again.zones.iter().all(|z| z.version.serial == 2),
+        "unchanged: serials stay"
+    );
     let cm = find(&again, "ConfigMap", "dns-zones");
     let stored = ZoneVersions::from_annotations(cm.metadata().annotations.as_ref().unwrap());
-    assert_eq!(stored, again.zone_versions(), "the reconciler reads back what the plan wrote");
+    assert_eq!(
+        stored,
+        again.zone_versions(),
+        "the reconciler reads back what the plan wrote"
+    );
 }
 
 #[test]
 fn disabled_services_have_no_objects_and_a_mail_less_domain_says_so() {
-    let off = TENANT.replace("  tier: small\n", "  tier: small\n  services: {mail: false, nas: false}\n");
+    let off = TENANT.replace(
+        "  tier: small\n",
+        "  tier: small\n  services: {mail: false, nas: false}\n",
+    );
     let p = plan_of(&off, &PlanInputs::default());
     for o in &p.objects {
         let service = &o.metadata().labels.as_ref().unwrap()[labels::SERVICE];
@@ -267,18 +387,47 @@ fn disabled_services_have_no_objects_and_a_mail_less_domain_says_so() {
 #[test]
 fn validation_refuses_what_the_builders_cannot_handle() {
     let cases = [
-        (TENANT.replace("tier: small", "tier: huge"), "spec.tier: \"huge\" is not a tier of ServiceCatalog \"test\"; allowed: \"small\""),
-        (TENANT.replace("domain: tresses.fr", "domain: villages.fr"), "spec.members[1].domain: domain \"villages.fr\" is already used by spec.domain"),
-        (TENANT.replace("domain: tresses.fr", "domain: SALLEBŒUF.fr"), "spec.members[1].domain: domain \"SALLEBŒUF.fr\" is already used by spec.members[0].domain"),
-        (TENANT.replace("name: tresses", "name: salleboeuf"), "spec.members[1].name: member name \"salleboeuf\" is already used by spec.members[0].name"),
-        (TENANT.replace("name: tresses", "name: Tresses"), "spec.members[1].name: \"Tresses\" is not a valid Kubernetes name"),
-        (TENANT.replace("displayName: Sallebœuf", "displayName: 東京"), "spec.members[0].name: cannot derive a Kubernetes name from display name \"東京\""),
-        (TENANT.replace("domain: villages.fr", "domain: villages"), "spec.domain: \"villages\" is not a valid domain (needs at least two labels)"),
-        (TENANT.replace("catalogRef: test", "catalogRef: other"), "spec.catalogRef: ServiceCatalog \"other\" not found"),
-        (TENANT.replace("name: villages}", "name: Villages}"), "metadata.name: \"Villages\" is not a valid Kubernetes name"),
+        (
+            TENANT.replace("tier: small", "tier: huge"),
+            "spec.tier: \"huge\" is not a tier of ServiceCatalog \"test\"; allowed: \"small\"",
+        ),
+        (
+            TENANT.replace("domain: tresses.fr", "domain: villages.fr"),
+            "spec.members[1].domain: domain \"villages.fr\" is already used by spec.domain",
+        ),
+        (
+            TENANT.replace("domain: tresses.fr", "domain: SALLEBŒUF.fr"),
+            "spec.members[1].domain: domain \"SALLEBŒUF.fr\" is already used by spec.members[0].domain",
+        ),
+        (
+            TENANT.replace("name: tresses", "name: salleboeuf"),
+            "spec.members[1].name: member name \"salleboeuf\" is already used by spec.members[0].name",
+        ),
+        (
+            TENANT.replace("name: tresses", "name: Tresses"),
+            "spec.members[1].name: \"Tresses\" is not a valid Kubernetes name",
+        ),
+        (
+            TENANT.replace("displayName: Sallebœuf", "displayName: 東京"),
+            "spec.members[0].name: cannot derive a Kubernetes name from display name \"東京\"",
+        ),
+        (
+            TENANT.replace("domain: villages.fr", "domain: villages"),
+            "spec.domain: \"villages\" is not a valid domain (needs at least two labels)",
+        ),
+        (
+            TENANT.replace("catalogRef: test", "catalogRef: other"),
+            "spec.catalogRef: ServiceCatalog \"other\" not found",
+        ),
+        (
+            TENANT.replace("name: villages}", "name: Villages}"),
+            "metadata.name: \"Villages\" is not a valid Kubernetes name",
+        ),
     ];
     for (yaml, expected) in cases {
-        let err = validate(&tenant(&yaml), &catalog()).unwrap_err().to_string();
+        let err = validate(&tenant(&yaml), &catalog())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(expected), "expected {expected:?} in {err:?}");
     }
 }
