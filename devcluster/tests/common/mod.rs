@@ -32,6 +32,9 @@ spec:
           spec:
             type: object
             required: [plan]
+            x-kubernetes-validations:
+            - {rule: "self.members <= 100", message: "at most 100 members"}
+            - {rule: "self.members >= oldSelf.members", message: "members cannot decrease"}
             properties:
               plan: {type: string, enum: [gold, silver]}
               members: {type: integer, minimum: 0, default: 0}
