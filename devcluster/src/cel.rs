@@ -21,7 +21,10 @@ fn compiled(rule: &str) -> Result<Arc<Program>, String> {
         return Ok(p.clone());
     }
     let p = Arc::new(Program::compile(rule).map_err(|e| e.to_string())?);
-    cache.lock().unwrap_or_else(|p| p.into_inner()).insert(rule.to_string(), p.clone());
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(rule.to_string(), p.clone());
     Ok(p)
 }
 
@@ -37,7 +40,10 @@ fn to_cel(v: &Value) -> Cel {
         Value::String(s) => Cel::String(Arc::new(s.clone())),
         Value::Array(a) => Cel::List(Arc::new(a.iter().map(to_cel).collect())),
         Value::Object(m) => {
-            let map: HashMap<Key, Cel> = m.iter().map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v))).collect();
+            let map: HashMap<Key, Cel> = m
+                .iter()
+                .map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v)))
+                .collect();
             Cel::Map(Map { map: Arc::new(map) })
         }
     }
@@ -62,12 +68,29 @@ pub fn check(schema: &Value, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
 }
 
 fn join(path: &str, field: &str) -> String {
-    if path.is_empty() { field.to_string() } else { format!("{path}.{field}") }
+    if path.is_empty() {
+        field.to_string()
+    } else {
+        format!("{path}.{field}")
+    }
 }
 
-fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, causes: &mut Vec<Cause>) {
-    for r in s["x-kubernetes-validations"].as_array().into_iter().flatten() {
-        let Some(rule) = r["rule"].as_str() else { continue };
+fn walk(
+    s: &Value,
+    v: &Value,
+    old: Option<&Value>,
+    path: &str,
+    root: bool,
+    causes: &mut Vec<Cause>,
+) {
+    for r in s["x-kubernetes-validations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let Some(rule) = r["rule"].as_str() else {
+            continue;
+        };
         let transition = rule.contains("oldSelf");
         if transition && old.is_none() {
             continue;
@@ -76,7 +99,11 @@ fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, cause
             Some(fp) => format!("{path}{fp}").trim_start_matches('.').to_string(),
             None => path.to_string(),
         };
-        let field = if field.is_empty() { "<nil>".to_string() } else { field };
+        let field = if field.is_empty() {
+            "<nil>".to_string()
+        } else {
+            field
+        };
         let reason = match r["reason"].as_str() {
             Some("FieldValueForbidden") => "FieldValueForbidden",
             Some("FieldValueRequired") => "FieldValueRequired",
@@ -93,13 +120,23 @@ fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, cause
         });
         let failure = match outcome {
             Ok(Cel::Bool(true)) => None,
-            Ok(Cel::Bool(false)) => Some(r["message"].as_str().map(String::from).unwrap_or_else(|| format!("failed rule: {rule}"))),
-            Ok(other) => Some(format!("rule {rule:?} did not evaluate to a bool: {other:?}")),
+            Ok(Cel::Bool(false)) => Some(
+                r["message"]
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| format!("failed rule: {rule}")),
+            ),
+            Ok(other) => Some(format!(
+                "rule {rule:?} did not evaluate to a bool: {other:?}"
+            )),
             Err(e) => Some(format!("rule {rule:?} could not be evaluated: {e}")),
         };
         if let Some(msg) = failure {
             let (reason, message) = match reason {
-                "FieldValueInvalid" => (reason, format!("Invalid value: \"{}\": {msg}", type_word(v))),
+                "FieldValueInvalid" => (
+                    reason,
+                    format!("Invalid value: \"{}\": {msg}", type_word(v)),
+                ),
                 "FieldValueForbidden" => (reason, format!("Forbidden: {msg}")),
                 "FieldValueRequired" => (reason, format!("Required value: {msg}")),
                 _ => (reason, format!("Duplicate value: {msg}")),
@@ -117,7 +154,14 @@ fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, cause
                 }
                 let cs = props.and_then(|p| p.get(k)).or(extra);
                 if let Some(cs) = cs {
-                    walk(cs, child, old.and_then(|o| o.get(k)), &join(path, k), false, causes);
+                    walk(
+                        cs,
+                        child,
+                        old.and_then(|o| o.get(k)),
+                        &join(path, k),
+                        false,
+                        causes,
+                    );
                 }
             }
         }
@@ -139,16 +183,16 @@ mod tests {
 
     fn schema() -> Value {
         json!({"type": "object", "properties": {"spec": {"type": "object",
-            "x-kubernetes-validations": [
-                {"rule": "self.minReplicas <= self.replicas", "message": "replicas must be at least minReplicas"},
-                {"rule": "self.storageGi >= oldSelf.storageGi", "message": "storage cannot shrink", "fieldPath": ".storageGi"},
-                {"rule": "!has(self.domain) || self.domain.matches('^[a-z.]+$')"}
-            ],
-            "properties": {
-                "replicas": {"type": "integer"}, "minReplicas": {"type": "integer"}, "storageGi": {"type": "integer"},
-                "domain": {"type": "string"},
-                "members": {"type": "array", "items": {"type": "object", "x-kubernetes-validations": [{"rule": "size(self.name) > 0", "message": "name required"}]}}
-            }}}})
+        "x-kubernetes-validations": [
+            {"rule": "self.minReplicas <= self.replicas", "message": "replicas must be at least minReplicas"},
+            {"rule": "self.storageGi >= oldSelf.storageGi", "message": "storage cannot shrink", "fieldPath": ".storageGi"},
+            {"rule": "!has(self.domain) || self.domain.matches('^[a-z.]+$')"}
+        ],
+        "properties": {
+            "replicas": {"type": "integer"}, "minReplicas": {"type": "integer"}, "storageGi": {"type": "integer"},
+            "domain": {"type": "string"},
+            "members": {"type": "array", "items": {"type": "object", "x-kubernetes-validations": [{"rule": "size(self.name) > 0", "message": "name required"}]}}
+        }}}})
     }
 
     #[test]
@@ -158,14 +202,42 @@ mod tests {
         assert!(check(&s, &ok, None).is_empty());
         let bad = json!({"spec": {"replicas": 1, "minReplicas": 2, "storageGi": 250, "domain": "Bad!", "members": [{"name": ""}]}});
         let causes = check(&s, &bad, None);
-        let got: Vec<(&str, &str)> = causes.iter().map(|c| (c.field.as_str(), c.message.as_str())).collect();
-        assert_eq!(got[0], ("spec", "Invalid value: \"object\": replicas must be at least minReplicas"));
-        assert_eq!(got[1].1, "Invalid value: \"object\": failed rule: !has(self.domain) || self.domain.matches('^[a-z.]+$')");
-        assert_eq!(got[2], ("spec.members[0]", "Invalid value: \"object\": name required"));
-        assert_eq!(got.len(), 3, "the transition rule is skipped on create: {got:?}");
+        let got: Vec<(&str, &str)> = causes
+            .iter()
+            .map(|c| (c.field.as_str(), c.message.as_str()))
+            .collect();
+        assert_eq!(
+            got[0],
+            (
+                "spec",
+                "Invalid value: \"object\": replicas must be at least minReplicas"
+            )
+        );
+        assert_eq!(
+            got[1].1,
+            "Invalid value: \"object\": failed rule: !has(self.domain) || self.domain.matches('^[a-z.]+$')"
+        );
+        assert_eq!(
+            got[2],
+            (
+                "spec.members[0]",
+                "Invalid value: \"object\": name required"
+            )
+        );
+        assert_eq!(
+            got.len(),
+            3,
+            "the transition rule is skipped on create: {got:?}"
+        );
         // On update, the transition rule compares with the stored value.
         let causes = check(&s, &ok, Some(&json!({"spec": {"storageGi": 1024}})));
         assert_eq!(causes.len(), 1);
-        assert_eq!((causes[0].field.as_str(), causes[0].message.as_str()), ("spec.storageGi", "Invalid value: \"object\": storage cannot shrink"));
+        assert_eq!(
+            (causes[0].field.as_str(), causes[0].message.as_str()),
+            (
+                "spec.storageGi",
+                "Invalid value: \"object\": storage cannot shrink"
+            )
+        );
     }
 }

@@ -190,12 +190,26 @@ async fn errors_render_like_a_real_server() {
 
     // CEL rules of the CRD, including a transition rule.
     let many = TENANT.replace("members: 8", "members: 101");
-    let out = env.kubectl(&["apply", "--server-side", "-f", "-"], Some(&many)).await;
-    assert!(out.stderr.contains("The Tenant \"x\" is invalid: spec: Invalid value: \"object\": at most 100 members"), "{}", out.stderr);
+    let out = env
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(&many))
+        .await;
+    assert!(
+        out.stderr.contains(
+            "The Tenant \"x\" is invalid: spec: Invalid value: \"object\": at most 100 members"
+        ),
+        "{}",
+        out.stderr
+    );
     env.apply(TENANT).await;
     let fewer = TENANT.replace("members: 8", "members: 7");
-    let out = env.kubectl(&["apply", "--server-side", "-f", "-"], Some(&fewer)).await;
-    assert!(out.stderr.contains("members cannot decrease"), "{}", out.stderr);
+    let out = env
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(&fewer))
+        .await;
+    assert!(
+        out.stderr.contains("members cannot decrease"),
+        "{}",
+        out.stderr
+    );
 
     // Another manager owns .spec.plan: kubectl's apply conflicts until forced.
     env.apply(TENANT).await;
