@@ -25,6 +25,25 @@ enum Command {
     Plan(OfflineArgs),
     /// Print the CustomResourceDefinitions (ServiceCatalog, Tenant) as YAML.
     Crd,
+    /// Run the operator against the cluster of the kubeconfig (or in-cluster config).
+    Run(cli::run::RunArgs),
+    /// Quick start without a cluster: development cluster + CRDs + examples + operator.
+    Dev(cli::dev::DevArgs),
+    /// Serve only the development cluster (an in-memory Kubernetes API) for kubectl.
+    Devcluster(DevclusterArgs),
+}
+
+#[derive(Args)]
+struct DevclusterArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 6443)]
+    port: u16,
+    /// Where to write a kubeconfig pointing at it.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Milliseconds the simulated workloads take to become ready.
+    #[arg(long, default_value_t = 500)]
+    ready_delay_ms: u64,
 }
 
 #[derive(Args)]
@@ -45,6 +64,18 @@ fn main() -> ExitCode {
         Command::Render(a) => offline(Offline::Render, a, &mut stdout),
         Command::Plan(a) => offline(Offline::Plan, a, &mut stdout),
         Command::Crd => cli::crd::run(&mut stdout).map_err(Into::into),
+        Command::Run(a) => runtime().block_on(cli::run::run(a)).map_err(Into::into),
+        Command::Dev(a) => runtime().block_on(cli::dev::run(a)).map_err(Into::into),
+        Command::Devcluster(a) => runtime()
+            .block_on(devcluster::serve(
+                devcluster::Config {
+                    port: a.port,
+                    ready_delay: std::time::Duration::from_millis(a.ready_delay_ms),
+                    ..Default::default()
+                },
+                a.kubeconfig,
+            ))
+            .map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -53,6 +84,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime")
 }
 
 fn offline(

@@ -94,7 +94,7 @@ pub fn digest(obj: &DynamicObject) -> String {
     sum.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
-fn key_of(obj: &DynamicObject) -> ChildKey {
+pub fn key_of(obj: &DynamicObject) -> ChildKey {
     ChildKey {
         kind: obj
             .types

@@ -4,9 +4,13 @@
 
 pub mod apply;
 pub mod children;
+pub mod cleanup;
+pub mod controller;
 pub mod credentials;
 pub mod error;
+pub mod inputs;
 pub mod leader;
 pub mod status;
+pub mod tenant;
 
 pub use children::WRITTEN_KINDS;

@@ -11,6 +11,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::api::conditions::{self, reasons};
+use crate::plan::quantity::parse_bytes;
 
 /// One condition before timestamps: type, status, reason, message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,43 +47,6 @@ pub struct Workloads<'a> {
     pub deployments: &'a Store<Deployment>,
     pub statefulsets: &'a Store<StatefulSet>,
     pub volumes: &'a Store<PersistentVolumeClaim>,
-}
-
-/// Bytes of a Kubernetes quantity (`250Gi`, `1Ti`, `500G`, `1e9`); `None` if not a size.
-pub fn quantity_bytes(q: &str) -> Option<u128> {
-    let q = q.trim();
-    let split = q
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(q.len());
-    let (num, suffix) = q.split_at(split);
-    let factor: u128 = match suffix {
-        "" => 1,
-        "Ki" => 1 << 10,
-        "Mi" => 1 << 20,
-        "Gi" => 1 << 30,
-        "Ti" => 1 << 40,
-        "Pi" => 1 << 50,
-        "Ei" => 1 << 60,
-        "k" => 1_000,
-        "M" => 1_000_000,
-        "G" => 1_000_000_000,
-        "T" => 1_000_000_000_000,
-        "P" => 1_000_000_000_000_000,
-        "E" => 1_000_000_000_000_000_000,
-        _ => return None,
-    };
-    if let Some((int, frac)) = num.split_once('.') {
-        let int: u128 = if int.is_empty() { 0 } else { int.parse().ok()? };
-        let scale = 10u128.checked_pow(u32::try_from(frac.len()).ok()?)?;
-        let frac: u128 = if frac.is_empty() {
-            0
-        } else {
-            frac.parse().ok()?
-        };
-        Some(int * factor + frac * factor / scale)
-    } else {
-        Some(num.parse::<u128>().ok()? * factor)
-    }
 }
 
 fn deployment_problem(d: Option<&Deployment>, name: &str) -> Option<(String, String)> {
@@ -149,10 +113,7 @@ fn volume_problem(
         .as_ref()
         .and_then(|c| c.get("storage"))
         .map(|q| q.0.clone());
-    let big_enough = match (
-        capacity.as_deref().and_then(quantity_bytes),
-        quantity_bytes(size),
-    ) {
+    let big_enough = match (capacity.as_deref().and_then(parse_bytes), parse_bytes(size)) {
         (Some(have), Some(want)) => have >= want,
         _ => false,
     };
@@ -278,17 +239,6 @@ pub fn conditions(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quantities_parse_binary_and_decimal_suffixes() {
-        assert_eq!(quantity_bytes("250Gi"), Some(250 << 30));
-        assert_eq!(quantity_bytes("1Ti"), Some(1 << 40));
-        assert_eq!(quantity_bytes("500G"), Some(500_000_000_000));
-        assert_eq!(quantity_bytes("1.5Gi"), Some(3 << 29));
-        assert_eq!(quantity_bytes("12"), Some(12));
-        assert_eq!(quantity_bytes("lots"), None);
-        assert_eq!(quantity_bytes("5Xi"), None);
-    }
 
     #[test]
     fn ready_names_the_services_that_are_not_ready_and_ignores_disabled_ones() {

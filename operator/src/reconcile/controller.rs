@@ -1,0 +1,285 @@
+//! Wiring of `mutualis run`: the caches, the kube-rs Controller on Tenants, leader election,
+//! the health and metrics server, and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube::runtime::controller::{self, Action};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Api, Client, ResourceExt};
+
+use super::apply::AppliedRecords;
+use super::children::Children;
+use super::error::Error;
+use super::leader::{LeaderElector, LeaseTiming};
+use crate::api::{ServiceCatalog, Tenant, conditions};
+use crate::telemetry::Telemetry;
+
+/// Settings of `mutualis run`.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Where `/healthz`, `/readyz` and `/metrics` are served.
+    pub http_addr: SocketAddr,
+    /// Lease-based leader election; off only for a single replica (or `mutualis dev`).
+    pub leader_election: bool,
+    pub lease_namespace: String,
+    pub lease_name: String,
+    /// This replica's name in the lease (the pod name).
+    pub identity: String,
+    pub lease_timing: LeaseTiming,
+    /// Tenants reconciled at once.
+    pub concurrency: u16,
+    /// Quiet time after a change before reconciling, so bursts of child events coalesce.
+    pub debounce: Duration,
+    /// Every tenant is reconciled again after this long, even without a change.
+    pub resync: Duration,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            http_addr: ([0, 0, 0, 0], 8080).into(),
+            leader_election: true,
+            lease_namespace: "default".into(),
+            lease_name: "mutualis-leader".into(),
+            identity: "mutualis".into(),
+            lease_timing: LeaseTiming::default(),
+            concurrency: 8,
+            debounce: Duration::from_millis(500),
+            resync: Duration::from_secs(600),
+        }
+    }
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    pub client: Client,
+    pub children: Children,
+    pub catalogs: Store<ServiceCatalog>,
+    pub tenants: Store<Tenant>,
+    pub recorder: Recorder,
+    pub records: AppliedRecords,
+    pub telemetry: Telemetry,
+    pub resync: Duration,
+    /// Consecutive failures per tenant, for the retry delay.
+    pub failures: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn wrote(&self, kind: &str) {
+        self.telemetry.metrics.wrote(kind);
+    }
+}
+
+/// Why `run` returned with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot serve health and metrics on {addr}: {source}")]
+    Http {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("lost the leader lease: stopping so that only one replica writes")]
+    LostLeadership,
+}
+
+fn error_policy(tenant: Arc<Tenant>, err: &Error, ctx: Arc<Context>) -> Action {
+    let name = tenant.name_any();
+    let n = {
+        let mut failures = ctx.failures.lock().expect("failures lock");
+        let n = failures.entry(name.clone()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    };
+    let category = err.category();
+    ctx.telemetry.metrics.failed(category.label(), err.label());
+    // 1 s, 2 s, 4 s ... capped at 5 minutes; a rejected request starts higher.
+    let base = match category {
+        super::error::Category::Transient => 1u64,
+        super::error::Category::Rejected => 30,
+    };
+    let delay = base.saturating_mul(1 << n.min(9)).min(300);
+    tracing::warn!(tenant = %name, error = %err, category = category.label(), retry_in_s = delay, "reconcile failed");
+    Action::requeue(Duration::from_secs(delay))
+}
+
+async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let result = super::tenant::reconcile(tenant.clone(), ctx.clone()).await;
+    let outcome = if result.is_ok() { "ok" } else { "error" };
+    ctx.telemetry.metrics.reconciled(outcome, started.elapsed());
+    if result.is_ok() {
+        ctx.failures
+            .lock()
+            .expect("failures lock")
+            .remove(&tenant.name_any());
+    }
+    result
+}
+
+fn count_tenants(tenants: &Store<Tenant>) -> Vec<(&'static str, &'static str, i64)> {
+    let (mut t, mut f, mut u) = (0, 0, 0);
+    for tenant in tenants.state() {
+        let ready = tenant.status.as_ref().and_then(|s| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == conditions::READY)
+                .map(|c| c.status.clone())
+        });
+        match ready.as_deref() {
+            Some("True") => t += 1,
+            Some("False") => f += 1,
+            _ => u += 1,
+        }
+    }
+    vec![
+        (conditions::READY, "True", t),
+        (conditions::READY, "False", f),
+        (conditions::READY, "Unknown", u),
+    ]
+}
+
+/// Runs the operator until `shutdown` resolves (or leadership is lost).
+pub async fn run(
+    client: Client,
+    cfg: RunConfig,
+    telemetry: Telemetry,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+    let (http_addr, http) =
+        crate::telemetry::serve(cfg.http_addr, telemetry.clone(), shutdown.clone())
+            .await
+            .map_err(|source| RunError::Http {
+                addr: cfg.http_addr,
+                source,
+            })?;
+    tracing::info!(%http_addr, "serving /healthz, /readyz and /metrics");
+
+    let elector = cfg.leader_election.then(|| {
+        LeaderElector::new(
+            client.clone(),
+            &cfg.lease_namespace,
+            &cfg.lease_name,
+            &cfg.identity,
+            cfg.lease_timing,
+        )
+    });
+    if let Some(elector) = &elector {
+        // A standby is healthy and ready: it serves its purpose by waiting.
+        telemetry.health.set_ready(true);
+        tokio::select! {
+            _ = elector.acquire() => {}
+            _ = shutdown.clone() => {
+                let _ = http.await;
+                return Ok(());
+            }
+        }
+        telemetry.health.set_ready(false);
+    }
+
+    let (children, triggers) = Children::new(&client);
+    let (catalogs, catalog_writer) = reflector::store::<ServiceCatalog>();
+    let catalog_events = watcher(
+        Api::<ServiceCatalog>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(catalog_writer)
+    .touched_objects();
+
+    let mut controller = Controller::new(
+        Api::<Tenant>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .with_config(
+        controller::Config::default()
+            .concurrency(cfg.concurrency)
+            .debounce(cfg.debounce),
+    );
+    let tenants = controller.store();
+    let by_catalog = tenants.clone();
+    controller = controller.watches_stream(catalog_events, move |catalog: ServiceCatalog| {
+        let name = catalog.name_any();
+        by_catalog
+            .state()
+            .iter()
+            .filter(|t| t.spec.catalog_ref == name)
+            .map(|t| ObjectRef::from_obj(t.as_ref()))
+            .collect::<Vec<_>>()
+    });
+    for trigger in triggers {
+        controller = controller.reconcile_on(trigger);
+    }
+    let refresh_tenants = tenants.clone();
+    let metrics = telemetry.metrics.clone();
+    let telemetry = Telemetry {
+        refresh: Arc::new(move || metrics.set_tenant_counts(&count_tenants(&refresh_tenants))),
+        ..telemetry
+    };
+    let ctx = Arc::new(Context {
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "mutualis".into(),
+                instance: Some(cfg.identity.clone()),
+            },
+        ),
+        client,
+        children: children.clone(),
+        catalogs: catalogs.clone(),
+        tenants: tenants.clone(),
+        records: AppliedRecords::default(),
+        telemetry: telemetry.clone(),
+        resync: cfg.resync,
+        failures: Default::default(),
+    });
+
+    let health = telemetry.health.clone();
+    let ready_children = children.clone();
+    let ready_catalogs = catalogs.clone();
+    let ready_tenants = tenants.clone();
+    let readiness = tokio::spawn(async move {
+        let caches = ready_children.wait_until_ready().await;
+        let cats = ready_catalogs.wait_until_ready().await.is_ok();
+        let tens = ready_tenants.wait_until_ready().await.is_ok();
+        if caches && cats && tens {
+            tracing::info!("caches filled; reconciling");
+            health.set_ready(true);
+        }
+    });
+
+    let run = controller
+        .graceful_shutdown_on(shutdown.clone())
+        .run(reconcile, error_policy, ctx.clone())
+        .for_each(|res| async move {
+            if let Err(err) = res {
+                tracing::debug!(%err, "controller event");
+            }
+        });
+
+    let lost = async {
+        match &elector {
+            Some(elector) => elector.hold().await,
+            None => futures::future::pending().await,
+        }
+    };
+    let outcome = tokio::select! {
+        _ = run => Ok(()),
+        _ = lost => Err(RunError::LostLeadership),
+    };
+    readiness.abort();
+    match (&outcome, &elector) {
+        (Ok(()), Some(elector)) => elector.release().await,
+        // The shutdown future that ends the HTTP server never comes: stop it here.
+        (Err(_), _) => http.abort(),
+        _ => {}
+    }
+    let _ = http.await;
+    outcome
+}

@@ -1,0 +1,438 @@
+//! The reconcile of one Tenant: dereference its catalogue, validate, plan, refuse what would lose
+//! data, apply, prune, and report. Deletion runs the tenant's deletion policy.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::finalizer::{Event, finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+
+use super::apply::{self, ChildKey, FIELD_MANAGER};
+use super::controller::Context;
+use super::error::Result;
+use super::status::{self, ServiceParts, Verdict, Workloads};
+use super::{cleanup, inputs};
+use crate::api::conditions::{self, reasons};
+use crate::api::{Tenant, TenantStatus};
+use crate::plan::quantity::parse_bytes;
+use crate::plan::{self, Plan};
+
+/// The finalizer that runs the deletion policy before a Tenant goes away.
+pub const FINALIZER: &str = "mutualis.io/cleanup";
+
+/// Entry point from the controller.
+pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action> {
+    // Decisions below (skip, prune, shrink check, catalogue lookup) read the caches: never
+    // decide on a cache that has not had its first list.
+    ctx.children.wait_until_ready().await;
+    let _ = ctx.catalogs.wait_until_ready().await;
+    let api: Api<Tenant> = Api::all(ctx.client.clone());
+    let action = finalizer(&api, FINALIZER, tenant, |event| async {
+        match event {
+            Event::Apply(t) => apply_tenant(&t, &ctx).await,
+            Event::Cleanup(t) => cleanup::run(&t, &ctx).await,
+        }
+    })
+    .await?;
+    Ok(action)
+}
+
+/// A spec the operator will not act on, reported in status until the user changes it.
+struct Refusal {
+    reason: &'static str,
+    message: String,
+}
+
+async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
+    let name = tenant.name_any();
+    let Some(catalog) = ctx.catalogs.get(&ObjectRef::new(&tenant.spec.catalog_ref)) else {
+        let refusal = Refusal {
+            reason: reasons::CATALOG_NOT_FOUND,
+            message: format!(
+                "spec.catalogRef: no ServiceCatalog named {:?}; create it or name an existing one",
+                tenant.spec.catalog_ref
+            ),
+        };
+        refuse(tenant, ctx, refusal).await?;
+        return Ok(Action::await_change());
+    };
+    let validated = match plan::validate(tenant, &catalog) {
+        Ok(v) => v,
+        Err(err) => {
+            let refusal = Refusal {
+                reason: reasons::INVALID_SPEC,
+                message: err.to_string(),
+            };
+            refuse(tenant, ctx, refusal).await?;
+            return Ok(Action::await_change());
+        }
+    };
+    let namespace = validated.namespace().to_owned();
+    // A first plan names the objects whose state the real inputs come from.
+    let mut inputs = inputs::observe(ctx, &namespace, None);
+    let mut plan = plan::build(&validated, &inputs);
+    let observed = inputs::observe(ctx, &namespace, Some(&plan));
+    if observed != inputs {
+        inputs = observed;
+        plan = plan::build(&validated, &inputs);
+    }
+    if let Some(message) = shrinks(&plan, ctx) {
+        refuse(
+            tenant,
+            ctx,
+            Refusal {
+                reason: reasons::SHRINK_REFUSED,
+                message,
+            },
+        )
+        .await?;
+        return Ok(Action::await_change());
+    }
+
+    let owner = owner_reference(tenant);
+    let wrote = |kind: &str| ctx.wrote(kind);
+    // The namespace must exist before the credentials that live in it; credentials before the
+    // rest, since the DKIM key they create goes into the DNS zones.
+    let objects: Vec<DynamicObject> = plan.objects.iter().map(|o| o.to_dynamic()).collect();
+    let split = plan
+        .objects
+        .iter()
+        .take_while(|o| o.kind() == "Namespace")
+        .count();
+    let mut written = apply::apply_objects(
+        &ctx.client,
+        &ctx.children,
+        &ctx.records,
+        &owner,
+        &objects[..split],
+        &wrote,
+    )
+    .await?;
+    let mut objects = objects;
+    if let Some(dkim) = inputs::ensure_secrets(ctx, &name, &plan.secrets).await? {
+        inputs.dkim = Some(dkim);
+        plan = plan::build(&validated, &inputs);
+        objects = plan.objects.iter().map(|o| o.to_dynamic()).collect();
+    }
+    written.extend(
+        apply::apply_objects(
+            &ctx.client,
+            &ctx.children,
+            &ctx.records,
+            &owner,
+            &objects[split..],
+            &wrote,
+        )
+        .await?,
+    );
+    let resized = resized_volumes(&plan, ctx, &written);
+
+    let mut keep: BTreeSet<ChildKey> = objects.iter().map(apply::key_of).collect();
+    keep.extend(plan.secrets.iter().map(|s| ChildKey {
+        kind: "Secret".into(),
+        namespace: Some(s.namespace.clone()),
+        name: s.name.clone(),
+    }));
+    let delete_data = tenant.spec.deletion_policy == crate::api::DeletionPolicy::Delete;
+    let pruned = apply::prune(
+        &ctx.client,
+        &ctx.children,
+        &ctx.records,
+        &name,
+        &keep,
+        delete_data,
+        &wrote,
+    )
+    .await?;
+    if !pruned.is_empty() {
+        tracing::info!(tenant = %name, pruned = pruned.len(), "pruned objects the plan no longer holds");
+    }
+
+    let verdicts = service_verdicts(tenant, &plan, ctx);
+    let ready = status::ready_verdict(&verdicts);
+    let mut all = vec![
+        ready.clone(),
+        Verdict::new(
+            conditions::VALID,
+            true,
+            reasons::VALID_SPEC,
+            "the spec is valid against its catalogue",
+        ),
+    ];
+    all.extend(verdicts);
+    let desired = TenantStatus {
+        observed_generation: tenant.metadata.generation,
+        conditions: status::conditions(
+            current_conditions(tenant),
+            &all,
+            tenant.metadata.generation,
+        ),
+        namespace: Some(plan.namespace.clone()),
+        tier: Some(tenant.spec.tier.clone()),
+        member_count: Some(i32::try_from(tenant.spec.members.len()).unwrap_or(i32::MAX)),
+        annual_contribution: Some(plan.annual_contribution),
+        storage: plan.storage.by_service(),
+        endpoints: Some(plan.endpoints.clone()),
+        catalog_generation: catalog.metadata.generation,
+    };
+    let was_ready = condition_is(tenant, conditions::READY, "True");
+    if write_status(tenant, ctx, desired).await? && ready.ready && !was_ready {
+        event(
+            ctx,
+            tenant,
+            EventType::Normal,
+            "Provisioned",
+            "Provision",
+            &format!("all services ready in namespace {}", plan.namespace),
+        )
+        .await;
+    }
+    for (volume, size) in resized {
+        event(
+            ctx,
+            tenant,
+            EventType::Normal,
+            "Resized",
+            "Resize",
+            &format!("PersistentVolumeClaim {volume} grown to {size}"),
+        )
+        .await;
+    }
+    Ok(Action::requeue(ctx.resync))
+}
+
+fn current_conditions(
+    tenant: &Tenant,
+) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+    tenant
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or(&[])
+}
+
+fn condition_is(tenant: &Tenant, type_: &str, status: &str) -> bool {
+    current_conditions(tenant)
+        .iter()
+        .any(|c| c.type_ == type_ && c.status == status)
+}
+
+/// The owner reference every owned child carries.
+fn owner_reference(tenant: &Tenant) -> OwnerReference {
+    let mut owner = tenant
+        .controller_owner_ref(&())
+        .expect("a Tenant from the API server has a name and uid");
+    owner.block_owner_deletion = Some(true);
+    owner
+}
+
+/// The message of a refusal when a planned volume is smaller than the existing one.
+fn shrinks(plan: &Plan, ctx: &Context) -> Option<String> {
+    let mut shrunk = Vec::new();
+    for (name, size) in planned_volumes(plan) {
+        let key = ObjectRef::new(&name).within(&plan.namespace);
+        let Some(existing) = ctx.children.volumes.get(&key) else {
+            continue;
+        };
+        let current = existing
+            .spec
+            .as_ref()
+            .and_then(|s| s.resources.as_ref())
+            .and_then(|r| r.requests.as_ref())
+            .and_then(|r| r.get("storage"))
+            .map(|q| q.0.clone());
+        if let Some(current) = current
+            && let (Some(have), Some(want)) = (parse_bytes(&current), parse_bytes(&size))
+            && want < have
+        {
+            shrunk.push(format!("{name} from {current} to {size}"));
+        }
+    }
+    (!shrunk.is_empty()).then(|| {
+        format!(
+            "refused: spec.tier {:?} would shrink PersistentVolumeClaim {}; volumes cannot shrink without losing data. Choose a tier at least as large, or migrate the data first. Nothing was changed.",
+            plan.tier,
+            shrunk.join(", ")
+        )
+    })
+}
+
+/// Volumes the apply just grew: (name, new size).
+fn resized_volumes(plan: &Plan, ctx: &Context, written: &[ChildKey]) -> Vec<(String, String)> {
+    planned_volumes(plan)
+        .into_iter()
+        .filter(|(name, size)| {
+            written
+                .iter()
+                .any(|k| k.kind == "PersistentVolumeClaim" && &k.name == name)
+                && ctx
+                    .children
+                    .volumes
+                    .get(&ObjectRef::new(name).within(&plan.namespace))
+                    .and_then(|v| v.spec.clone()?.resources?.requests?.get("storage").cloned())
+                    .is_some_and(|q| parse_bytes(&q.0) < parse_bytes(size))
+        })
+        .collect()
+}
+
+/// Every planned volume: (PVC name, requested size).
+fn planned_volumes(plan: &Plan) -> Vec<(String, String)> {
+    plan.storage
+        .volumes
+        .iter()
+        .map(|v| (v.pvc.clone(), v.quantity.clone()))
+        .collect()
+}
+
+/// The workloads and volumes the plan gives `service`.
+fn service_parts(plan: &Plan, service: &str) -> ServiceParts {
+    let of_service = |o: &&plan::Object| {
+        o.metadata()
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(plan::object::labels::SERVICE))
+            .is_some_and(|s| s == service)
+    };
+    let names = |kind: &str| {
+        plan.objects
+            .iter()
+            .filter(of_service)
+            .filter(|o| o.kind() == kind)
+            .map(|o| o.name().to_owned())
+            .collect()
+    };
+    ServiceParts {
+        deployments: names("Deployment"),
+        statefulsets: names("StatefulSet"),
+        volumes: plan
+            .storage
+            .volumes
+            .iter()
+            .filter(|v| v.service.as_str() == service)
+            .map(|v| (v.pvc.clone(), v.quantity.clone()))
+            .collect(),
+    }
+}
+
+fn service_verdicts(tenant: &Tenant, plan: &Plan, ctx: &Context) -> Vec<Verdict> {
+    let w = Workloads {
+        deployments: &ctx.children.deployments,
+        statefulsets: &ctx.children.statefulsets,
+        volumes: &ctx.children.volumes,
+    };
+    let services = &tenant.spec.services;
+    [
+        ("mail", services.mail),
+        ("website", services.website),
+        ("dns", services.dns),
+        ("collaboration", services.collaboration),
+        ("nas", services.nas),
+    ]
+    .into_iter()
+    .map(|(service, on)| {
+        let type_ = conditions::service_ready_type(service).expect("a catalogued service");
+        if !on {
+            return Verdict::new(
+                type_,
+                false,
+                reasons::DISABLED,
+                format!("switched off in spec.services.{service}"),
+            );
+        }
+        let parts = service_parts(plan, service);
+        status::service_verdict(type_, &plan.namespace, &parts, &w)
+    })
+    .collect()
+}
+
+/// Reports a refusal: `Valid` and `Ready` false with the reason, nothing applied. A Warning
+/// event goes out when the refusal is new.
+async fn refuse(tenant: &Tenant, ctx: &Context, refusal: Refusal) -> Result<()> {
+    let old = tenant.status.clone().unwrap_or_default();
+    let verdicts = [
+        Verdict::new(
+            conditions::READY,
+            false,
+            refusal.reason,
+            refusal.message.clone(),
+        ),
+        Verdict::new(
+            conditions::VALID,
+            false,
+            refusal.reason,
+            refusal.message.clone(),
+        ),
+    ];
+    // Service conditions stay as they were: the services keep running as last applied.
+    let mut conds = status::conditions(&old.conditions, &verdicts, tenant.metadata.generation);
+    conds.extend(
+        old.conditions
+            .iter()
+            .filter(|c| c.type_ != conditions::READY && c.type_ != conditions::VALID)
+            .cloned(),
+    );
+    let desired = TenantStatus {
+        observed_generation: tenant.metadata.generation,
+        conditions: conds,
+        ..old
+    };
+    if write_status(tenant, ctx, desired).await? {
+        event(
+            ctx,
+            tenant,
+            EventType::Warning,
+            refusal.reason,
+            "Refuse",
+            &refusal.message,
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// Writes `desired` when it differs from the stored status. Returns whether it wrote.
+async fn write_status(tenant: &Tenant, ctx: &Context, desired: TenantStatus) -> Result<bool> {
+    if tenant.status.as_ref() == Some(&desired) {
+        return Ok(false);
+    }
+    let api: Api<Tenant> = Api::all(ctx.client.clone());
+    let body = serde_json::json!({
+        "apiVersion": crate::api::API_VERSION,
+        "kind": "Tenant",
+        "status": desired,
+    });
+    api.patch_status(
+        &tenant.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await?;
+    ctx.wrote("Tenant");
+    Ok(true)
+}
+
+/// Publishes an event on the tenant; a failure to do so is logged, never fatal.
+pub async fn event(
+    ctx: &Context,
+    tenant: &Tenant,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: &str,
+) {
+    let ev = KubeEvent {
+        type_,
+        reason: reason.into(),
+        note: Some(note.chars().take(1000).collect()),
+        action: action.into(),
+        secondary: None,
+    };
+    if let Err(err) = ctx.recorder.publish(&ev, &tenant.object_ref(&())).await {
+        tracing::warn!(%err, reason, "could not publish event");
+    }
+}

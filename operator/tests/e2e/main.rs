@@ -1,0 +1,271 @@
+//! End to end: the real `mutualis` binary reconciling against the development cluster, driven and
+//! read with the real `kubectl`, as the syndicate's operations team would (issue: the operator).
+
+mod harness;
+mod lifecycle;
+mod replicas;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use harness::{Env, condition, is_true};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, ResourceQuota};
+use kube::Api;
+use kube::api::ListParams;
+use mutualis::api::Tenant;
+
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A small tenant of the founding catalogue.
+pub fn tenant_yaml(name: &str, tier: &str, members: &[(&str, &str)], extra_spec: &str) -> String {
+    let mut yaml = format!(
+        "apiVersion: mutualis.io/v1alpha1\nkind: Tenant\nmetadata:\n  name: {name}\nspec:\n  catalogRef: {catalog}\n  tier: {tier}\n  displayName: Commune de {name}\n  domain: {name}.example.fr\n",
+        catalog = CATALOG,
+    );
+    if !members.is_empty() {
+        yaml.push_str("  members:\n");
+        for (display, domain) in members {
+            yaml.push_str(&format!(
+                "    - displayName: {display}\n      domain: {domain}\n"
+            ));
+        }
+    }
+    yaml.push_str(extra_spec);
+    yaml
+}
+
+/// Name of the founding catalogue in `examples/catalog.yaml`.
+pub const CATALOG: &str = "gironde-numerique";
+
+/// Ready, and describing the tenant's current generation.
+pub fn ready_now(t: &Tenant) -> bool {
+    is_true(t, "Ready")
+        && t.status.as_ref().and_then(|s| s.observed_generation) == t.metadata.generation
+}
+
+/// PVC name → requested size in the tenant's namespace.
+pub async fn volumes(env: &Env, namespace: &str) -> BTreeMap<String, String> {
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(env.client.clone(), namespace);
+    api.list(&ListParams::default())
+        .await
+        .expect("list PVCs")
+        .items
+        .into_iter()
+        .map(|p| {
+            let size = p
+                .spec
+                .and_then(|s| s.resources)
+                .and_then(|r| r.requests)
+                .and_then(|r| r.get("storage").cloned())
+                .map(|q| q.0)
+                .unwrap_or_default();
+            (p.metadata.name.unwrap_or_default(), size)
+        })
+        .collect()
+}
+
+pub async fn quota_storage(env: &Env, namespace: &str) -> Option<String> {
+    let api: Api<ResourceQuota> = Api::namespaced(env.client.clone(), namespace);
+    let quotas = api.list(&ListParams::default()).await.ok()?;
+    quotas.items.iter().find_map(|q| {
+        q.spec
+            .as_ref()?
+            .hard
+            .as_ref()?
+            .get("requests.storage")
+            .map(|q| q.0.clone())
+    })
+}
+
+pub async fn namespace_of(env: &Env, tenant: &str) -> String {
+    env.wait_tenant(tenant, READY_TIMEOUT, "a namespace in status", |t| {
+        t.status
+            .as_ref()
+            .and_then(|s| s.namespace.as_ref())
+            .is_some()
+    })
+    .await
+    .status
+    .and_then(|s| s.namespace)
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coteaux_bordelais_becomes_ready_and_kubectl_shows_it() {
+    let env = Env::start().await;
+    let op = env.operator("solo", &["--leader-election=false"]);
+    let example = harness::root().join("examples/coteaux-bordelais.yaml");
+    env.kubectl_ok(&["apply", "--server-side", "-f", example.to_str().unwrap()])
+        .await;
+    let name = "coteaux-bordelais";
+    env.kubectl_ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "--timeout=60s",
+        &format!("tenant/{name}"),
+    ])
+    .await;
+
+    let table = env.kubectl_ok(&["get", "tenants"]).await;
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "TIER", "MEMBERS", "CONTRIBUTION", "READY", "AGE"],
+        "{table}"
+    );
+    let row: Vec<&str> = table
+        .lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no row for {name}: {table}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(&row[..5], [name, "1tb", "8", "17938", "True"], "{table}");
+
+    let t = env.tenants().get(name).await.unwrap();
+    let status = t.status.clone().unwrap();
+    assert_eq!(status.annual_contribution, Some(17938));
+    assert_eq!(status.member_count, Some(8));
+    for service in [
+        "MailReady",
+        "WebsiteReady",
+        "DnsReady",
+        "CollaborationReady",
+        "NasReady",
+    ] {
+        let c = condition(&t, service).unwrap_or_else(|| panic!("no {service} condition"));
+        assert_eq!(c.status, "True", "{service}: {c:?}");
+        assert_eq!(c.observed_generation, t.metadata.generation);
+    }
+    let namespace = status.namespace.clone().unwrap();
+    assert_eq!(
+        quota_storage(&env, &namespace).await.as_deref(),
+        Some("1Ti")
+    );
+    let vols = volumes(&env, &namespace).await;
+    assert!(!vols.is_empty());
+    let total: u64 = vols
+        .values()
+        .map(|q| mutualis::plan::quantity::parse_bytes(q).unwrap())
+        .sum();
+    assert!(
+        total <= 1 << 40,
+        "volumes {vols:?} add up to more than the 1 TB tier"
+    );
+    assert!(
+        status
+            .endpoints
+            .as_ref()
+            .is_some_and(|e| !e.websites.is_empty()),
+        "endpoints: {:?}",
+        status.endpoints
+    );
+
+    // Idle: nothing is written while nothing changes (no hot loop, no status rewrite).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rv = env.cluster.resource_version();
+    let writes = op.metric_sum("mutualis_api_writes_total").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        env.cluster.resource_version(),
+        rv,
+        "the cluster changed while idle"
+    );
+    assert_eq!(
+        op.metric_sum("mutualis_api_writes_total").await.unwrap(),
+        writes
+    );
+
+    // Drift on an owned field is corrected: scale a workload by hand.
+    let deployments: Api<Deployment> = Api::namespaced(env.client.clone(), &namespace);
+    let first = deployments
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    let deployment = first.metadata.name.clone().unwrap();
+    let planned = first.spec.as_ref().and_then(|s| s.replicas);
+    // (`kubectl scale` needs the /scale subresource, which the development cluster lacks.)
+    env.kubectl_ok(&[
+        "-n",
+        &namespace,
+        "patch",
+        "deployment",
+        &deployment,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"replicas":7}}"#,
+    ])
+    .await;
+    env.eventually(
+        Duration::from_secs(20),
+        "the drift to be corrected",
+        || async {
+            let d = deployments.get(&deployment).await.ok()?;
+            (d.spec.as_ref()?.replicas == planned).then_some(())
+        },
+    )
+    .await;
+
+    // Describe shows the events of the provisioning.
+    let describe = env.kubectl_ok(&["describe", "tenant", name]).await;
+    assert!(describe.contains("Provisioned"), "{describe}");
+
+    // The health endpoints answer.
+    assert_eq!(op.http_get("/healthz").await.map(|r| r.0), Some(200));
+    assert_eq!(op.http_get("/readyz").await.map(|r| r.0), Some(200));
+    let (_, metrics) = op.http_get("/metrics").await.unwrap();
+    assert!(metrics.contains("mutualis_reconciles_total"), "{metrics}");
+    assert!(
+        metrics.contains(r#"mutualis_tenants{condition="Ready",status="True"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_workload_turns_its_service_and_ready_false_then_back() {
+    let env = Env::start().await;
+    let _op = env.operator("solo", &["--leader-election=false"]);
+    env.apply_ok(&tenant_yaml("camarsac", "250gb", &[], ""))
+        .await;
+    env.wait_tenant("camarsac", READY_TIMEOUT, "Ready", ready_now)
+        .await;
+    let namespace = namespace_of(&env, "camarsac").await;
+    let deployments: Api<Deployment> = Api::namespaced(env.client.clone(), &namespace);
+    let mail = deployments
+        .list(&ListParams::default().labels("mutualis.io/service=mail"))
+        .await
+        .unwrap()
+        .items;
+    let mail = mail
+        .first()
+        .expect("a mail Deployment")
+        .metadata
+        .name
+        .clone()
+        .unwrap();
+
+    let fail = format!("{}=true", devcluster::FAIL_ANNOTATION);
+    env.kubectl_ok(&["-n", &namespace, "annotate", "deployment", &mail, &fail])
+        .await;
+    let t = env
+        .wait_tenant("camarsac", READY_TIMEOUT, "MailReady false", |t| {
+            condition(t, "MailReady").is_some_and(|c| c.status == "False")
+        })
+        .await;
+    let mail_cond = condition(&t, "MailReady").unwrap();
+    assert_eq!(mail_cond.reason, "NotAvailable", "{mail_cond:?}");
+    assert!(mail_cond.message.contains(&mail), "{mail_cond:?}");
+    let ready = condition(&t, "Ready").unwrap();
+    assert_eq!(ready.status, "False");
+    assert_eq!(ready.reason, "ServicesNotReady");
+    assert!(ready.message.contains("MailReady"), "{ready:?}");
+    assert!(is_true(&t, "WebsiteReady"), "other services stay ready");
+
+    let unfail = format!("{}-", devcluster::FAIL_ANNOTATION);
+    env.kubectl_ok(&["-n", &namespace, "annotate", "deployment", &mail, &unfail])
+        .await;
+    env.wait_tenant("camarsac", READY_TIMEOUT, "Ready again", ready_now)
+        .await;
+}
