@@ -72,7 +72,7 @@ impl Default for Config {
         Self {
             port: 0,
             ready_delay: Duration::ZERO,
-            history: 50_000,
+            history: 10_000,
             bookmark_interval: Duration::from_secs(30),
             record_requests: true,
         }

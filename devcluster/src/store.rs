@@ -70,6 +70,9 @@ pub struct Event {
     pub kind: EventType,
     pub key: Key,
     pub obj: Arc<Stored>,
+    /// The labels before a MODIFIED event, when they changed: a label-selected watch turns an
+    /// object leaving (entering) its selection into DELETED (ADDED), as the apiserver does.
+    pub prev_labels: Option<Box<Vec<(String, String)>>>,
 }
 
 type Objects = HashMap<Arc<str>, BTreeMap<(String, String), Arc<Stored>>>;
@@ -201,8 +204,12 @@ impl Store {
             .entry(key.storage.clone())
             .or_default()
             .insert((key.ns.clone(), key.name.clone()), stored.clone());
+        let mut prev_labels = None;
         if let Some(old) = old {
             self.unindex(key, &old);
+            if old.idx.labels != stored.idx.labels {
+                prev_labels = Some(Box::new(old.idx.labels.clone()));
+            }
         }
         self.by_uid.insert(stored.idx.uid.clone(), key.clone());
         for o in &stored.idx.owners {
@@ -211,7 +218,7 @@ impl Store {
                 .or_default()
                 .insert(key.clone());
         }
-        self.record(key, kind, stored.clone());
+        self.record(key, kind, stored.clone(), prev_labels);
         stored
     }
 
@@ -229,7 +236,7 @@ impl Store {
             idx: index(&key.storage, &last),
             json: Bytes::from(serde_json::to_vec(&last).unwrap_or_default()),
         });
-        self.record(key, EventType::Deleted, stored.clone());
+        self.record(key, EventType::Deleted, stored.clone(), None);
         Some(stored)
     }
 
@@ -247,12 +254,19 @@ impl Store {
         }
     }
 
-    fn record(&mut self, key: &Key, kind: EventType, obj: Arc<Stored>) {
+    fn record(
+        &mut self,
+        key: &Key,
+        kind: EventType,
+        obj: Arc<Stored>,
+        prev_labels: Option<Box<Vec<(String, String)>>>,
+    ) {
         self.history.push_back(Event {
             rv: self.rv,
             kind,
             key: key.clone(),
             obj,
+            prev_labels,
         });
         while self.history.len() > self.history_cap {
             if let Some(e) = self.history.pop_front() {

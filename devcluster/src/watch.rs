@@ -10,7 +10,7 @@ use crate::resources::ResourceDef;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::state::Shared;
 use crate::status::{ApiError, ApiResult};
-use crate::store::Stored;
+use crate::store::{Event, EventType, Stored};
 use crate::table::{IncludeObject, row, table};
 use axum::body::Body;
 use axum::response::Response;
@@ -201,10 +201,21 @@ impl Watcher {
                         {
                             continue;
                         }
-                        if !matches(&e.obj, &e.key.ns, &e.key.name, &self.labels, &self.fields) {
-                            continue;
-                        }
-                        let line = self.line(e.kind.as_str(), &e.obj);
+                        let now =
+                            matches(&e.obj, &e.key.ns, &e.key.name, &self.labels, &self.fields);
+                        let before = match &e.prev_labels {
+                            Some(prev) if e.kind == EventType::Modified => {
+                                self.labels.matches(prev) && now_fields(&e, &self.fields)
+                            }
+                            _ => now,
+                        };
+                        let kind = match (before, now) {
+                            (false, false) => continue,
+                            (true, false) => "DELETED",
+                            (false, true) => "ADDED",
+                            (true, true) => e.kind.as_str(),
+                        };
+                        let line = self.line(kind, &e.obj);
                         self.out.push_back(line);
                     }
                     if n < 512 {
@@ -257,4 +268,15 @@ impl Watcher {
             }
         }
     }
+}
+
+/// Field selectors see the same values before and after a label change.
+fn now_fields(e: &Event, fields: &FieldSelector) -> bool {
+    matches(
+        &e.obj,
+        &e.key.ns,
+        &e.key.name,
+        &LabelSelector::default(),
+        fields,
+    )
 }

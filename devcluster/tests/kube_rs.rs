@@ -293,6 +293,35 @@ async fn watcher_relists_after_expiry_and_streams() {
     }
     names.sort();
     assert_eq!(names, vec!["one", "three", "two"]);
+
+    // A label-selected watch sees an object leave its selection as a deletion.
+    let stream = watcher(cms.clone(), watcher::Config::default().labels("app=x"));
+    let mut stream = Box::pin(stream);
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("event")
+            .expect("stream")
+            .unwrap()
+    };
+    assert!(matches!(next().await, watcher::Event::Init));
+    assert!(matches!(next().await, watcher::Event::InitDone));
+    cms.patch(
+        "one",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"app": "x"}}})),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(next().await, watcher::Event::Apply(cm) if cm.name_any() == "one"));
+    cms.patch(
+        "one",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"app": "y"}}})),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(next().await, watcher::Event::Delete(cm) if cm.name_any() == "one"));
 }
 
 struct Ctx {
@@ -417,6 +446,19 @@ async fn controller_owns_finalizes_records_and_idles() {
             .any(|e| e.reason.as_deref() == Some("Reconciled")
                 && e.message.as_deref() == Some("tenant ready")),
         "{found:?}"
+    );
+
+    // kubectl describe shows the Recorder's event (events.k8s.io/v1 projected to core/v1).
+    let out = env.ok(&["describe", "tenant", "x"]).await;
+    let line = out
+        .lines()
+        .find(|l| l.contains("Reconciled"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("Normal")
+            && line.contains("tenant-controller")
+            && line.contains("tenant ready"),
+        "{line}"
     );
 
     // Delete: the finalizer runs the cleanup, then GC removes the owned ConfigMap.
