@@ -72,7 +72,7 @@ pub struct Event {
     pub obj: Arc<Stored>,
     /// The labels before a MODIFIED event, when they changed: a label-selected watch turns an
     /// object leaving (entering) its selection into DELETED (ADDED), as the apiserver does.
-    pub prev_labels: Option<Box<Vec<(String, String)>>>,
+    pub prev_labels: Option<Vec<(String, String)>>,
 }
 
 type Objects = HashMap<Arc<str>, BTreeMap<(String, String), Arc<Stored>>>;
@@ -208,7 +208,7 @@ impl Store {
         if let Some(old) = old {
             self.unindex(key, &old);
             if old.idx.labels != stored.idx.labels {
-                prev_labels = Some(Box::new(old.idx.labels.clone()));
+                prev_labels = Some(old.idx.labels.clone());
             }
         }
         self.by_uid.insert(stored.idx.uid.clone(), key.clone());
@@ -259,7 +259,7 @@ impl Store {
         key: &Key,
         kind: EventType,
         obj: Arc<Stored>,
-        prev_labels: Option<Box<Vec<(String, String)>>>,
+        prev_labels: Option<Vec<(String, String)>>,
     ) {
         self.history.push_back(Event {
             rv: self.rv,
