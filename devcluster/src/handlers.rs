@@ -394,6 +394,21 @@ fn mutate(
             other => return Err(ApiError::unsupported_media(other)),
         },
     };
+    let duplicates = if validation == FieldValidation::Ignore {
+        vec![]
+    } else {
+        crate::dups::find(&req.body)
+    };
+    let duplicate_msgs: Vec<String> = duplicates
+        .iter()
+        .map(|d| format!("duplicate field \"{d}\""))
+        .collect();
+    if validation == FieldValidation::Strict && !duplicate_msgs.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            duplicate_msgs.join(", ")
+        )));
+    }
     let manager = match req.query.get("fieldManager").filter(|m| !m.is_empty()) {
         Some(m) => m.to_string(),
         None => req
@@ -422,7 +437,8 @@ fn mutate(
     let (rv, timers) = (st.store.rv(), std::mem::take(&mut st.timers));
     drop(st);
     shared.after_commit(rv, timers);
-    let out = out?;
+    let mut out = out?;
+    out.warnings.extend(duplicate_msgs);
     let code = if out.created { 201 } else { 200 };
     Ok(response::bytes(
         code,

@@ -13,6 +13,7 @@ mod convert;
 mod crd;
 mod delete;
 mod discovery;
+mod dups;
 mod fieldset;
 mod handlers;
 mod jsonpath;

@@ -158,6 +158,16 @@ async fn bad_requests_get_real_statuses() {
             "UnsupportedMediaType",
         ),
         (
+            req(
+                "POST",
+                &format!("{cms}?fieldValidation=Strict"),
+                "application/json",
+                br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"d"},"data":{"a":"1","a":"2"}}"#,
+            ),
+            400,
+            "BadRequest",
+        ),
+        (
             req("GET", &format!("{cms}/missing"), "application/json", b""),
             404,
             "NotFound",
@@ -193,6 +203,16 @@ async fn bad_requests_get_real_statuses() {
         );
         assert!(text.contains(&format!("\"reason\":\"{reason}\"")), "{text}");
     }
+    // Under Warn (the default) a duplicate field is a warning header, and the write goes through.
+    let dup = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"d"},"data":{"a":"1","a":"2"}}"#;
+    let (code, text) = raw(a, &req("POST", cms, "application/json", dup)).await;
+    assert_eq!(code, 201, "{text}");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains(r#"warning: 299 - "duplicate field \"data.a\"""#),
+        "{text}"
+    );
+
     // A watch from an old resource version is a 200 stream whose first event is a 410 ERROR.
     env.cluster.expire_watch_history();
     let (code, text) = raw(
