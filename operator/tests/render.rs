@@ -298,3 +298,35 @@ fn every_rendered_object_passes_strict_kubernetes_1_33_validation() {
         "kubernetes-validate:\n{report}"
     );
 }
+
+#[test]
+fn the_readme_commands_and_tenant_example_work() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let commands: Vec<&str> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("cargo run --release -- "))
+        .collect();
+    assert!(commands.len() >= 2, "the README shows plan and render");
+    for command in commands {
+        let args: Vec<&str> = command.split_whitespace().collect();
+        assert!(
+            !ok(&args).is_empty(),
+            "README command {command:?} printed nothing"
+        );
+    }
+    assert!(
+        readme.contains("\nscripts/test\n"),
+        "the README's test command"
+    );
+    // The Tenant shown in the README is a valid one.
+    let start = readme.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let yaml = &readme[start..start + readme[start..].find("```").unwrap()];
+    let tenant: mutualis::api::Tenant = serde_saphyr::from_str(yaml).unwrap();
+    let catalog: mutualis::api::ServiceCatalog = serde_saphyr::from_str(
+        &std::fs::read_to_string(root().join("examples/catalog.yaml")).unwrap(),
+    )
+    .unwrap();
+    let plan = mutualis::plan::plan(&tenant, &catalog, &Default::default()).unwrap();
+    assert_eq!(plan.annual_contribution, 17938);
+    assert!(plan.zones.iter().any(|z| z.origin == "xn--sallebuf-ptb.fr"));
+}

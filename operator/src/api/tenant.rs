@@ -38,6 +38,11 @@ use serde::{Deserialize, Serialize};
         "rule": "!has(self.members) || self.members.all(m, !has(m.name) || self.members.exists_one(o, has(o.name) && o.name == m.name))",
         "message": "member names must be unique",
         "fieldPath": ".members"
+    },
+    {
+        "rule": "!has(oldSelf.subscription) || has(self.subscription)",
+        "message": "the subscription record (the council's vote) cannot be removed once set",
+        "fieldPath": ".subscription"
     }
 ]))]
 pub struct TenantSpec {

@@ -2,10 +2,12 @@
 //! print; nothing here talks to a cluster.
 
 pub mod crd;
+pub mod dev;
 pub mod error;
 pub mod input;
 pub mod plan;
 pub mod render;
+pub mod run;
 mod yaml_path;
 
 pub use error::CliError;

@@ -249,12 +249,14 @@ pub fn config_volume(name: &str, config_map: &str) -> Volume {
     }
 }
 
-pub fn secret_volume(name: &str, secret: &str) -> Volume {
+/// A Secret volume with file `mode` (octal): 0o440 when root reads it, wider only when a
+/// service user of the image must.
+pub fn secret_volume(name: &str, secret: &str, mode: i32) -> Volume {
     Volume {
         name: name.to_owned(),
         secret: Some(SecretVolumeSource {
             secret_name: Some(secret.to_owned()),
-            default_mode: Some(0o440),
+            default_mode: Some(mode),
             ..SecretVolumeSource::default()
         }),
         ..Volume::default()

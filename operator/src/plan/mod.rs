@@ -8,6 +8,8 @@
 
 mod build;
 mod builders;
+mod catalog_check;
+pub mod domain;
 pub mod error;
 pub mod names;
 pub mod object;

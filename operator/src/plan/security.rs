@@ -139,6 +139,15 @@ pub fn scratch(name: &str, size: &str) -> Volume {
     }
 }
 
+/// A size-limited in-memory emptyDir, for generated files holding credentials: never on disk.
+pub fn scratch_in_memory(name: &str, size: &str) -> Volume {
+    let mut v = scratch(name, size);
+    if let Some(e) = v.empty_dir.as_mut() {
+        e.medium = Some("Memory".into());
+    }
+    v
+}
+
 /// A volume mount, optionally of one sub-path.
 pub fn mount(name: &str, path: &str, sub_path: Option<&str>, read_only: bool) -> VolumeMount {
     VolumeMount {

@@ -137,14 +137,15 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
     let mut volumes = vec![
         claim_volume("data", MAIL_PVC),
         config_volume("config", CONFIG),
-        secret_volume("dkim", DKIM_SECRET),
+        // rspamd reads the key as its own user, not root.
+        secret_volume("dkim", DKIM_SECRET, 0o444),
     ];
     if tls {
         environment.push(env("SSL_TYPE", "manual"));
         environment.push(env("SSL_CERT_PATH", "/etc/mutualis/tls/tls.crt"));
         environment.push(env("SSL_KEY_PATH", "/etc/mutualis/tls/tls.key"));
         mounts.push(mount("tls", "/etc/mutualis/tls", None, true));
-        volumes.push(secret_volume("tls", TLS_SECRET));
+        volumes.push(secret_volume("tls", TLS_SECRET, 0o440));
         // Only there so cert-manager issues `mail-tls` for the mail host name; HTTP requests
         // to it land on the website. The HTTP-01 challenge needs mail.<domain> to reach the
         // ingress on port 80 (a shared address), or the issuer must solve DNS-01.

@@ -16,7 +16,7 @@ use crate::plan::builders::{
 };
 use crate::plan::object::selector;
 use crate::plan::secrets::SecretKind;
-use crate::plan::security::{mount, pod, resources, root_with, scratch, tcp_probe};
+use crate::plan::security::{mount, pod, resources, root_with, scratch_in_memory, tcp_probe};
 use crate::plan::storage::NAS_PVC;
 
 const CONFIG: &str = "nas-config";
@@ -179,7 +179,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         containers: vec![container],
         volumes: Some(vec![
             config_volume("config", CONFIG),
-            scratch("users", "1Mi"),
+            scratch_in_memory("users", "1Mi"),
             claim_volume("data", NAS_PVC),
         ]),
         security_context: Some(pod(None)),
