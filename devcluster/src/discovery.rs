@@ -95,8 +95,15 @@ fn resource_entry(d: &ResourceDef) -> Value {
     if !d.categories.is_empty() {
         r["categories"] = json!(d.categories);
     }
+    let mut subs = Vec::new();
     if d.status {
-        r["subresources"] = json!([{"subresource": "status", "responseKind": rk, "verbs": ["get", "patch", "update"]}]);
+        subs.push(json!({"subresource": "status", "responseKind": rk, "verbs": ["get", "patch", "update"]}));
+    }
+    if crate::scale::scalable(d) {
+        subs.push(json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}));
+    }
+    if !subs.is_empty() {
+        r["subresources"] = Value::Array(subs);
     }
     r
 }
@@ -181,6 +188,9 @@ pub fn resource_list(reg: &Registry, g: &str, v: &str) -> Option<Value> {
         resources.push(r);
         if d.status {
             resources.push(json!({"name": format!("{}/status", d.plural), "singularName": "", "namespaced": d.namespaced, "kind": d.kind, "verbs": ["get", "patch", "update"]}));
+        }
+        if crate::scale::scalable(d) {
+            resources.push(json!({"name": format!("{}/scale", d.plural), "singularName": "", "namespaced": d.namespaced, "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}));
         }
     }
     let gv = if g.is_empty() {

@@ -69,6 +69,7 @@ fn resolve(shared: &Shared, route: &Route) -> ApiResult<Arc<ResourceDef>> {
     match route.sub.as_deref() {
         None => {}
         Some("status") if def.status && route.name.is_some() => {}
+        Some("scale") if crate::scale::scalable(&def) && route.name.is_some() => {}
         Some(_) => return Err(ApiError::not_found_path()),
     }
     Ok(def)
@@ -131,6 +132,10 @@ pub fn content_type(repr: Repr, list: bool) -> &'static str {
 
 fn get(shared: &Shared, def: &ResourceDef, req: &Req, ns: &str) -> ApiResult<Response> {
     let name = req.route.name.as_deref().unwrap_or_default();
+    if req.route.sub.as_deref() == Some("scale") {
+        let scale = crate::scale::get(&shared.lock(), def, ns, name)?;
+        return Ok(response::json(200, &scale));
+    }
     let repr = Repr::from_accept(req.header("accept"));
     let st = shared.lock();
     let s = st
@@ -423,7 +428,7 @@ fn mutate(
         def: def.clone(),
         ns: ns.to_string(),
         name: req.route.name.clone().unwrap_or_default(),
-        sub: if req.route.sub.is_some() {
+        sub: if req.route.sub.as_deref() == Some("status") {
             Sub::Status
         } else {
             Sub::Main
@@ -433,6 +438,13 @@ fn mutate(
         manager,
     };
     let mut st = shared.lock();
+    if req.route.sub.as_deref() == Some("scale") {
+        let out = crate::scale::write(&mut st, &shared.config, &wreq, op);
+        let (rv, timers) = (st.store.rv(), std::mem::take(&mut st.timers));
+        drop(st);
+        shared.after_commit(rv, timers);
+        return Ok(response::json(200, &out?));
+    }
     let out = crate::write::write(&mut st, &shared.config, &wreq, op);
     let (rv, timers) = (st.store.rv(), std::mem::take(&mut st.timers));
     drop(st);

@@ -25,6 +25,7 @@ mod recorder;
 mod request;
 mod resources;
 mod response;
+mod scale;
 mod schema;
 mod selectors;
 mod server;

@@ -38,6 +38,7 @@ pub enum WriteOp {
     Apply { body: Value, force: bool },
 }
 
+#[derive(Clone)]
 pub struct WriteReq {
     pub def: Arc<ResourceDef>,
     pub ns: String,

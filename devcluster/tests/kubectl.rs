@@ -428,15 +428,8 @@ async fn simulation_namespaces_label_edit_watch() {
     );
     let writer = async {
         tokio::time::sleep(Duration::from_millis(800)).await;
-        env.ok(&[
-            "patch",
-            "-n",
-            "team",
-            "deploy/web",
-            "-p",
-            r#"{"spec":{"replicas":1}}"#,
-        ])
-        .await
+        env.ok(&["scale", "-n", "team", "deploy/web", "--replicas=1"])
+            .await
     };
     let (w, _) = tokio::join!(watcher, writer);
     assert!(
@@ -449,6 +442,19 @@ async fn simulation_namespaces_label_edit_watch() {
         "{}",
         w.stdout
     );
+
+    let out = env
+        .ok(&[
+            "get",
+            "deploy",
+            "-n",
+            "team",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ])
+        .await;
+    assert_eq!(out, "1", "kubectl scale went through the scale subresource");
 
     // Deleting a namespace deletes what is in it.
     let out = env
