@@ -367,8 +367,40 @@ fn mutate(
         .trim()
         .to_ascii_lowercase();
     if ct.contains("protobuf") || ct.contains("cbor") {
-        // kubectl's typed generators (`kubectl create configmap`) send protobuf; only JSON is spoken here.
-        return Err(ApiError::unsupported_media(&ct));
+        // kubectl's typed generators (`kubectl create configmap`) send protobuf: the few kinds
+        // they create are decoded, anything else is refused as by a server without protobuf.
+        let decoded = (verb == "create" && ct.contains("protobuf"))
+            .then(|| crate::proto::decode(&req.body))
+            .flatten();
+        let Some(obj) = decoded else {
+            return Err(ApiError::unsupported_media(&ct));
+        };
+        let wreq = WriteReq {
+            def: def.clone(),
+            ns: ns.to_string(),
+            name: String::new(),
+            sub: Sub::Main,
+            dry_run,
+            validation,
+            manager: req
+                .query
+                .get("fieldManager")
+                .filter(|m| !m.is_empty())
+                .unwrap_or("kubectl-create")
+                .to_string(),
+        };
+        let mut st = shared.lock();
+        let out = crate::write::write(&mut st, &shared.config, &wreq, WriteOp::Create(obj));
+        let (rv, timers) = (st.store.rv(), std::mem::take(&mut st.timers));
+        drop(st);
+        shared.after_commit(rv, timers);
+        let out = out?;
+        return Ok(response::bytes(
+            201,
+            "application/json",
+            render(def, &out.stored, Repr::Json, IncludeObject::Metadata),
+            &out.warnings,
+        ));
     }
     let op = match verb {
         "create" => WriteOp::Create(parse_body(req, false)?),

@@ -21,6 +21,7 @@ mod managed;
 mod meta;
 mod openapi;
 mod patch;
+mod proto;
 mod recorder;
 mod request;
 mod resources;

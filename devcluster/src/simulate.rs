@@ -68,6 +68,20 @@ pub fn admit(def: &ResourceDef, new: &mut Value, old: Option<&Value>) -> ApiResu
                 }
             }
         }
+        ("", "secrets") => {
+            if new["type"].as_str().is_none_or(str::is_empty) {
+                new["type"] = "Opaque".into();
+            }
+            // stringData is write-only: folded into data, base64-encoded.
+            if let Some(Value::Object(sd)) =
+                new.as_object_mut().and_then(|m| m.remove("stringData"))
+            {
+                for (k, v) in sd {
+                    new["data"][&k] =
+                        crate::proto::b64(v.as_str().unwrap_or_default().as_bytes()).into();
+                }
+            }
+        }
         ("apps", "deployments" | "statefulsets")
             if new["spec"]["replicas"].is_null() && new["spec"].is_object() =>
         {

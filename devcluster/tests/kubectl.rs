@@ -456,6 +456,46 @@ async fn simulation_namespaces_label_edit_watch() {
         .await;
     assert_eq!(out, "1", "kubectl scale went through the scale subresource");
 
+    // kubectl's typed generators send protobuf.
+    env.ok(&["create", "namespace", "made"]).await;
+    env.ok(&[
+        "create",
+        "configmap",
+        "c",
+        "-n",
+        "made",
+        "--from-literal=k=v",
+    ])
+    .await;
+    env.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "s",
+        "-n",
+        "made",
+        "--from-literal=password=hunter2",
+    ])
+    .await;
+    env.ok(&["create", "serviceaccount", "sa", "-n", "made"])
+        .await;
+    let out = env
+        .ok(&[
+            "get",
+            "secret",
+            "s",
+            "-n",
+            "made",
+            "-o",
+            "jsonpath={.data.password} {.type}",
+        ])
+        .await;
+    assert_eq!(out, "aHVudGVyMg== Opaque");
+    let out = env
+        .ok(&["get", "cm", "c", "-n", "made", "-o", "jsonpath={.data.k}"])
+        .await;
+    assert_eq!(out, "v");
+
     // Deleting a namespace deletes what is in it.
     let out = env
         .ok(&["delete", "namespace", "team", "--timeout=20s"])
