@@ -19,6 +19,7 @@ mod handlers;
 mod jsonpath;
 mod managed;
 mod meta;
+mod mutate;
 mod openapi;
 mod patch;
 mod proto;
