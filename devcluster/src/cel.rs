@@ -3,10 +3,15 @@
 //! stored value at the same path). A rule that evaluates to false, or fails to compile or
 //! evaluate, is a 422 cause at the rule's field, as the apiserver reports it.
 //!
-//! Not covered: `messageExpression`, the Kubernetes CEL libraries (quantity, url, ip, format),
-//! `optionalOldSelf`, and transition rules on list items (their old value is not correlated).
+//! Of the Kubernetes CEL libraries, the string functions `lowerAscii`, `upperAscii`, `trim`,
+//! `replace`, `indexOf` and `lastIndexOf` are provided. Not covered: `messageExpression`,
+//! the other libraries (quantity, url, ip, format, lists), `optionalOldSelf`, and transition
+//! rules on list items (their old value is not correlated). A rule that does not compile or
+//! evaluate here (for instance because it calls one of those) is not enforced: the write goes
+//! through with a `Warning` saying so, since a real server would have accepted the CRD.
 
 use crate::status::Cause;
+use cel_interpreter::extractors::This;
 use cel_interpreter::objects::{Key, Map};
 use cel_interpreter::{Context, Program, Value as Cel};
 use serde_json::Value;
@@ -61,10 +66,45 @@ fn type_word(v: &Value) -> &'static str {
     }
 }
 
-pub fn check(schema: &Value, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
-    let mut causes = Vec::new();
-    walk(schema, obj, old, "", true, &mut causes);
-    causes
+/// Causes of the rules that failed, and warnings about rules that could not be evaluated.
+pub fn check(schema: &Value, obj: &Value, old: Option<&Value>) -> (Vec<Cause>, Vec<String>) {
+    let mut out = Outcome::default();
+    walk(schema, obj, old, "", true, &mut out);
+    (out.causes, out.warnings)
+}
+
+#[derive(Default)]
+struct Outcome {
+    causes: Vec<Cause>,
+    warnings: Vec<String>,
+}
+
+/// The Kubernetes string library functions that `cel-interpreter` lacks.
+fn kubernetes_strings(ctx: &mut Context) {
+    ctx.add_function("lowerAscii", |This(s): This<Arc<String>>| {
+        s.to_ascii_lowercase()
+    });
+    ctx.add_function("upperAscii", |This(s): This<Arc<String>>| {
+        s.to_ascii_uppercase()
+    });
+    ctx.add_function("trim", |This(s): This<Arc<String>>| s.trim().to_string());
+    ctx.add_function(
+        "replace",
+        |This(s): This<Arc<String>>, from: Arc<String>, to: Arc<String>| {
+            s.replace(from.as_str(), to.as_str())
+        },
+    );
+    ctx.add_function("indexOf", |This(s): This<Arc<String>>, sub: Arc<String>| {
+        s.find(sub.as_str())
+            .map_or(-1, |i| s[..i].chars().count() as i64)
+    });
+    ctx.add_function(
+        "lastIndexOf",
+        |This(s): This<Arc<String>>, sub: Arc<String>| {
+            s.rfind(sub.as_str())
+                .map_or(-1, |i| s[..i].chars().count() as i64)
+        },
+    );
 }
 
 fn join(path: &str, field: &str) -> String {
@@ -75,14 +115,7 @@ fn join(path: &str, field: &str) -> String {
     }
 }
 
-fn walk(
-    s: &Value,
-    v: &Value,
-    old: Option<&Value>,
-    path: &str,
-    root: bool,
-    causes: &mut Vec<Cause>,
-) {
+fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, out: &mut Outcome) {
     for r in s["x-kubernetes-validations"]
         .as_array()
         .into_iter()
@@ -112,6 +145,7 @@ fn walk(
         };
         let outcome = compiled(rule).and_then(|p| {
             let mut ctx = Context::default();
+            kubernetes_strings(&mut ctx);
             ctx.add_variable_from_value("self", to_cel(v));
             if let Some(o) = old {
                 ctx.add_variable_from_value("oldSelf", to_cel(o));
@@ -126,10 +160,14 @@ fn walk(
                     .map(String::from)
                     .unwrap_or_else(|| format!("failed rule: {rule}")),
             ),
-            Ok(other) => Some(format!(
-                "rule {rule:?} did not evaluate to a bool: {other:?}"
-            )),
-            Err(e) => Some(format!("rule {rule:?} could not be evaluated: {e}")),
+            Ok(other) => {
+                out.warnings.push(format!("devcluster: CEL rule {rule:?} at {field} gave {other:?}, not a bool; not enforced"));
+                None
+            }
+            Err(e) => {
+                out.warnings.push(format!("devcluster: CEL rule {rule:?} at {field} could not be evaluated ({e}); not enforced"));
+                None
+            }
         };
         if let Some(msg) = failure {
             let (reason, message) = match reason {
@@ -141,7 +179,7 @@ fn walk(
                 "FieldValueRequired" => (reason, format!("Required value: {msg}")),
                 _ => (reason, format!("Duplicate value: {msg}")),
             };
-            causes.push(Cause::new(reason, field, message));
+            out.causes.push(Cause::new(reason, field, message));
         }
     }
     match v {
@@ -160,7 +198,7 @@ fn walk(
                         old.and_then(|o| o.get(k)),
                         &join(path, k),
                         false,
-                        causes,
+                        out,
                     );
                 }
             }
@@ -168,7 +206,7 @@ fn walk(
         Value::Array(items) => {
             if let Some(is) = s.get("items") {
                 for (i, x) in items.iter().enumerate() {
-                    walk(is, x, None, &format!("{path}[{i}]"), false, causes);
+                    walk(is, x, None, &format!("{path}[{i}]"), false, out);
                 }
             }
         }
@@ -199,9 +237,9 @@ mod tests {
     fn rules_and_transition_rules() {
         let s = schema();
         let ok = json!({"spec": {"replicas": 2, "minReplicas": 1, "storageGi": 500, "members": [{"name": "a"}]}});
-        assert!(check(&s, &ok, None).is_empty());
+        assert!(check(&s, &ok, None).0.is_empty());
         let bad = json!({"spec": {"replicas": 1, "minReplicas": 2, "storageGi": 250, "domain": "Bad!", "members": [{"name": ""}]}});
-        let causes = check(&s, &bad, None);
+        let causes = check(&s, &bad, None).0;
         let got: Vec<(&str, &str)> = causes
             .iter()
             .map(|c| (c.field.as_str(), c.message.as_str()))
@@ -230,7 +268,7 @@ mod tests {
             "the transition rule is skipped on create: {got:?}"
         );
         // On update, the transition rule compares with the stored value.
-        let causes = check(&s, &ok, Some(&json!({"spec": {"storageGi": 1024}})));
+        let causes = check(&s, &ok, Some(&json!({"spec": {"storageGi": 1024}}))).0;
         assert_eq!(causes.len(), 1);
         assert_eq!(
             (causes[0].field.as_str(), causes[0].message.as_str()),
@@ -239,5 +277,31 @@ mod tests {
                 "Invalid value: \"object\": storage cannot shrink"
             )
         );
+    }
+
+    #[test]
+    fn the_project_rules_evaluate() {
+        let s = json!({"type": "object", "x-kubernetes-validations": [
+            {"rule": "self.metadata.name.size() <= 54 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')", "message": "bad name"}],
+            "properties": {"spec": {"type": "object", "x-kubernetes-validations": [
+                {"rule": "!has(self.members) || self.members.all(m, m.domain.lowerAscii() != self.domain.lowerAscii())", "message": "member domain"},
+                {"rule": "(has(self.cname) ? 1 : 0) + ((has(self.addresses) && size(self.addresses) > 0) ? 1 : 0) == 1", "message": "one of"},
+                {"rule": "quantity(self.size).isGreaterThan(quantity('1Gi'))", "message": "unsupported library"}],
+            "properties": {"members": {"type": "array"}, "domain": {"type": "string"}, "cname": {"type": "string"}, "addresses": {"type": "array"}}}}});
+        let good = json!({"metadata": {"name": "coteaux"}, "spec": {"domain": "Coteaux.fr", "members": [{"domain": "tresses.fr"}], "cname": "x"}});
+        let (causes, warnings) = check(&s, &good, None);
+        assert!(causes.is_empty(), "{causes:?}");
+        assert_eq!(
+            warnings.len(),
+            1,
+            "the quantity() rule is reported, not enforced: {warnings:?}"
+        );
+        let bad = json!({"metadata": {"name": "Bad_Name"}, "spec": {"domain": "a.fr", "members": [{"domain": "A.FR"}], "addresses": ["1.2.3.4"], "cname": "x"}});
+        let msgs: Vec<String> = check(&s, &bad, None)
+            .0
+            .into_iter()
+            .map(|c| c.message)
+            .collect();
+        assert_eq!(msgs.len(), 3, "{msgs:?}");
     }
 }

@@ -47,7 +47,9 @@ pub fn admit(
     }
     let mut causes = Vec::new();
     validate(obj, &schema, "", true, &mut causes);
-    causes.extend(crate::cel::check(&schema, obj, old));
+    let (cel_causes, cel_warnings) = crate::cel::check(&schema, obj, old);
+    causes.extend(cel_causes);
+    warnings.extend(cel_warnings);
     if !causes.is_empty() {
         return Err(ApiError::invalid(&def.kind, &def.group, name, causes));
     }
