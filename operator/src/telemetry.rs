@@ -203,12 +203,15 @@ impl Health {
     }
 }
 
-/// What the HTTP endpoints read. `refresh` runs before each scrape (it recounts tenants).
+type Refresh = Arc<dyn Fn() + Send + Sync>;
+
+/// What the HTTP endpoints read.
 #[derive(Clone)]
 pub struct Telemetry {
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
-    pub refresh: Arc<dyn Fn() + Send + Sync>,
+    /// Runs before each scrape (it recounts tenants); set once the caches exist.
+    refresh: Arc<std::sync::RwLock<Refresh>>,
 }
 
 impl Telemetry {
@@ -216,8 +219,18 @@ impl Telemetry {
         Self {
             metrics: Arc::new(Metrics::default()),
             health: Arc::new(Health::default()),
-            refresh: Arc::new(|| {}),
+            refresh: Arc::new(std::sync::RwLock::new(Arc::new(|| {}))),
         }
+    }
+
+    /// Sets what runs before each scrape.
+    pub fn set_refresh(&self, f: impl Fn() + Send + Sync + 'static) {
+        *self.refresh.write().expect("refresh lock") = Arc::new(f);
+    }
+
+    fn refresh(&self) {
+        let f = self.refresh.read().expect("refresh lock").clone();
+        f();
     }
 }
 
@@ -240,7 +253,7 @@ async fn readyz(State(t): State<Telemetry>) -> impl IntoResponse {
 }
 
 async fn metrics(State(t): State<Telemetry>) -> impl IntoResponse {
-    (t.refresh)();
+    t.refresh();
     (
         [(
             header::CONTENT_TYPE,

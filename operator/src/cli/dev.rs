@@ -78,7 +78,7 @@ async fn client_for(cluster: &devcluster::DevCluster) -> Result<Client, DevError
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .map_err(kube::Error::from)?;
-    Ok(Client::try_from(config)?)
+    Ok(controller::client(config)?)
 }
 
 fn read_manifests(paths: &[PathBuf]) -> Result<input::Manifests, CliError> {

@@ -82,7 +82,7 @@ fn default_identity() -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum RunCommandError {
     #[error("no usable Kubernetes configuration (kubeconfig or in-cluster): {0}")]
-    Config(#[source] kube::Error),
+    Config(String),
     #[error(transparent)]
     Run(#[from] RunError),
 }
@@ -106,9 +106,11 @@ pub async fn shutdown_signal() {
 
 pub async fn run(args: RunArgs) -> Result<(), RunCommandError> {
     telemetry::init_logging(args.log_format, &args.log_level);
-    let client = kube::Client::try_default()
+    let config = kube::Config::infer()
         .await
-        .map_err(RunCommandError::Config)?;
+        .map_err(|e| RunCommandError::Config(e.to_string()))?;
+    let client = crate::reconcile::controller::client(config)
+        .map_err(|e| RunCommandError::Config(e.to_string()))?;
     crate::reconcile::controller::run(client, args.config(), Telemetry::new(), shutdown_signal())
         .await?;
     Ok(())

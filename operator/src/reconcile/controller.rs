@@ -55,6 +55,19 @@ impl Default for RunConfig {
     }
 }
 
+/// The `User-Agent` of every request the operator makes, so that audit logs (and the RBAC
+/// coverage test) can tell its requests from others'.
+pub const USER_AGENT: &str = concat!("mutualis/", env!("CARGO_PKG_VERSION"));
+
+/// A client for `config` that names itself in `User-Agent`.
+pub fn client(mut config: kube::Config) -> Result<Client, kube::Error> {
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(USER_AGENT),
+    ));
+    Client::try_from(config)
+}
+
 /// What every reconcile shares.
 pub struct Context {
     pub client: Client,
@@ -218,10 +231,7 @@ pub async fn run(
     }
     let refresh_tenants = tenants.clone();
     let metrics = telemetry.metrics.clone();
-    let telemetry = Telemetry {
-        refresh: Arc::new(move || metrics.set_tenant_counts(&count_tenants(&refresh_tenants))),
-        ..telemetry
-    };
+    telemetry.set_refresh(move || metrics.set_tenant_counts(&count_tenants(&refresh_tenants)));
     let ctx = Arc::new(Context {
         recorder: Recorder::new(
             client.clone(),

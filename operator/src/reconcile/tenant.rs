@@ -14,7 +14,7 @@ use kube::{Resource, ResourceExt};
 
 use super::apply::{self, ChildKey, FIELD_MANAGER};
 use super::controller::Context;
-use super::error::Result;
+use super::error::{Category, Error, Result};
 use super::status::{self, ServiceParts, Verdict, Workloads};
 use super::{cleanup, inputs};
 use crate::api::conditions::{self, reasons};
@@ -49,7 +49,6 @@ struct Refusal {
 }
 
 async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
-    let name = tenant.name_any();
     let Some(catalog) = ctx.catalogs.get(&ObjectRef::new(&tenant.spec.catalog_ref)) else {
         let refusal = Refusal {
             reason: reasons::CATALOG_NOT_FOUND,
@@ -94,64 +93,17 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         return Ok(Action::await_change());
     }
 
-    let owner = owner_reference(tenant);
-    let wrote = |kind: &str| ctx.wrote(kind);
-    // The namespace must exist before the credentials that live in it; credentials before the
-    // rest, since the DKIM key they create goes into the DNS zones.
-    let objects: Vec<DynamicObject> = plan.objects.iter().map(|o| o.to_dynamic()).collect();
-    let split = plan
-        .objects
-        .iter()
-        .take_while(|o| o.kind() == "Namespace")
-        .count();
-    let mut written = apply::apply_objects(
-        &ctx.client,
-        &ctx.children,
-        &ctx.records,
-        &owner,
-        &objects[..split],
-        &wrote,
-    )
-    .await?;
-    let mut objects = objects;
-    if let Some(dkim) = inputs::ensure_secrets(ctx, &name, &plan.secrets).await? {
-        inputs.dkim = Some(dkim);
-        plan = plan::build(&validated, &inputs);
-        objects = plan.objects.iter().map(|o| o.to_dynamic()).collect();
-    }
-    written.extend(
-        apply::apply_objects(
-            &ctx.client,
-            &ctx.children,
-            &ctx.records,
-            &owner,
-            &objects[split..],
-            &wrote,
-        )
-        .await?,
-    );
-    let resized = resized_volumes(&plan, ctx, &written);
-
-    let mut keep: BTreeSet<ChildKey> = objects.iter().map(apply::key_of).collect();
-    keep.extend(plan.secrets.iter().map(|s| ChildKey {
-        kind: "Secret".into(),
-        namespace: Some(s.namespace.clone()),
-        name: s.name.clone(),
-    }));
-    let delete_data = tenant.spec.deletion_policy == crate::api::DeletionPolicy::Delete;
-    let pruned = apply::prune(
-        &ctx.client,
-        &ctx.children,
-        &ctx.records,
-        &name,
-        &keep,
-        delete_data,
-        &wrote,
-    )
-    .await?;
-    if !pruned.is_empty() {
-        tracing::info!(tenant = %name, pruned = pruned.len(), "pruned objects the plan no longer holds");
-    }
+    // Volumes about to grow, known before the apply changes the cache.
+    let resized = growing_volumes(&plan, ctx);
+    let plan = match realize(tenant, ctx, &validated, plan, inputs).await {
+        Ok(plan) => plan,
+        // The API server refused an object: report it and retry slowly, not in a loop.
+        Err(err) if err.category() == Category::Rejected => {
+            report_apply_failure(tenant, ctx, &err).await?;
+            return Err(err);
+        }
+        Err(err) => return Err(err),
+    };
 
     let verdicts = service_verdicts(tenant, &plan, ctx);
     let ready = status::ready_verdict(&verdicts);
@@ -204,6 +156,109 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         .await;
     }
     Ok(Action::requeue(ctx.resync))
+}
+
+/// Applies the plan (namespace, then generated credentials, then the rest), prunes what it no
+/// longer holds, and returns the plan as finally applied (a new DKIM key changes the zones).
+async fn realize(
+    tenant: &Tenant,
+    ctx: &Context,
+    validated: &plan::ValidatedTenant,
+    mut plan: Plan,
+    mut inputs: plan::PlanInputs,
+) -> Result<Plan> {
+    let name = tenant.name_any();
+    let owner = owner_reference(tenant);
+    let wrote = |kind: &str| ctx.wrote(kind);
+    let apply = |objects: Vec<DynamicObject>| {
+        let owner = owner.clone();
+        async move {
+            apply::apply_objects(
+                &ctx.client,
+                &ctx.children,
+                &ctx.records,
+                &owner,
+                &objects,
+                &wrote,
+            )
+            .await
+        }
+    };
+    // The namespace must exist before the credentials that live in it; credentials before the
+    // rest, since the DKIM key they create goes into the DNS zones.
+    let split = plan
+        .objects
+        .iter()
+        .take_while(|o| o.kind() == "Namespace")
+        .count();
+    let dynamic = |plan: &Plan| -> Vec<DynamicObject> {
+        plan.objects.iter().map(|o| o.to_dynamic()).collect()
+    };
+    apply(dynamic(&plan)[..split].to_vec()).await?;
+    if let Some(dkim) = inputs::ensure_secrets(ctx, &name, &plan.secrets).await? {
+        inputs.dkim = Some(dkim);
+        plan = plan::build(validated, &inputs);
+    }
+    let objects = dynamic(&plan);
+    apply(objects[split..].to_vec()).await?;
+
+    let mut keep: BTreeSet<ChildKey> = objects.iter().map(apply::key_of).collect();
+    keep.extend(plan.secrets.iter().map(|s| ChildKey {
+        kind: "Secret".into(),
+        namespace: Some(s.namespace.clone()),
+        name: s.name.clone(),
+    }));
+    let delete_data = tenant.spec.deletion_policy == crate::api::DeletionPolicy::Delete;
+    let pruned = apply::prune(
+        &ctx.client,
+        &ctx.children,
+        &ctx.records,
+        &name,
+        &keep,
+        delete_data,
+        &wrote,
+    )
+    .await?;
+    if !pruned.is_empty() {
+        tracing::info!(tenant = %name, pruned = pruned.len(), "pruned objects the plan no longer holds");
+    }
+    Ok(plan)
+}
+
+/// `Ready` false with the API server's refusal, and a Warning event when it is new.
+async fn report_apply_failure(tenant: &Tenant, ctx: &Context, err: &Error) -> Result<()> {
+    let old = tenant.status.clone().unwrap_or_default();
+    let message = format!("{err}; fix the spec or the catalogue, the operator retries meanwhile");
+    let verdict = Verdict::new(
+        conditions::READY,
+        false,
+        reasons::APPLY_FAILED,
+        message.clone(),
+    );
+    let mut conds = status::conditions(&old.conditions, &[verdict], tenant.metadata.generation);
+    conds.extend(
+        old.conditions
+            .iter()
+            .filter(|c| c.type_ != conditions::READY)
+            .cloned(),
+    );
+    let desired = TenantStatus {
+        observed_generation: tenant.metadata.generation,
+        conditions: conds,
+        ..old
+    };
+    if write_status(tenant, ctx, desired).await? {
+        event(
+            ctx,
+            tenant,
+            EventType::Warning,
+            reasons::APPLY_FAILED,
+            "Apply",
+            &message,
+        )
+        .await;
+    }
+    Ok(())
 }
 
 fn current_conditions(
@@ -262,20 +317,16 @@ fn shrinks(plan: &Plan, ctx: &Context) -> Option<String> {
     })
 }
 
-/// Volumes the apply just grew: (name, new size).
-fn resized_volumes(plan: &Plan, ctx: &Context, written: &[ChildKey]) -> Vec<(String, String)> {
+/// Volumes that exist smaller than planned: (name, new size). The apply grows them.
+fn growing_volumes(plan: &Plan, ctx: &Context) -> Vec<(String, String)> {
     planned_volumes(plan)
         .into_iter()
         .filter(|(name, size)| {
-            written
-                .iter()
-                .any(|k| k.kind == "PersistentVolumeClaim" && &k.name == name)
-                && ctx
-                    .children
-                    .volumes
-                    .get(&ObjectRef::new(name).within(&plan.namespace))
-                    .and_then(|v| v.spec.clone()?.resources?.requests?.get("storage").cloned())
-                    .is_some_and(|q| parse_bytes(&q.0) < parse_bytes(size))
+            ctx.children
+                .volumes
+                .get(&ObjectRef::new(name).within(&plan.namespace))
+                .and_then(|v| v.spec.clone()?.resources?.requests?.get("storage").cloned())
+                .is_some_and(|q| parse_bytes(&q.0) < parse_bytes(size))
         })
         .collect()
 }

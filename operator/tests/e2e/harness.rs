@@ -306,3 +306,31 @@ pub fn condition<'a>(
 pub fn is_true(t: &Tenant, type_: &str) -> bool {
     condition(t, type_).is_some_and(|c| c.status == "True")
 }
+
+/// Fails unless the chart's RBAC (rendered with default values by the real helm) allows every
+/// request the operator made to this cluster: a verb missing from the chart is a failure here.
+pub fn assert_rbac_covers(env: &Env) {
+    use mutualis_tests::rbac::{Request, uncovered};
+    let grants = mutualis_tests::chart::operator_grants()
+        .expect("helm is installed (scripts/install-tools)");
+    let requests: Vec<Request> = env
+        .cluster
+        .requests()
+        .iter()
+        .filter(|r| r.user_agent.starts_with("mutualis/"))
+        .map(Request::from)
+        .collect();
+    assert!(
+        !requests.is_empty(),
+        "no request of the operator was recorded"
+    );
+    let missing = uncovered(&grants, &requests);
+    let mut lines: Vec<String> = missing.iter().map(|r| r.to_string()).collect();
+    lines.sort();
+    lines.dedup();
+    assert!(
+        lines.is_empty(),
+        "the chart's RBAC does not allow:\n{}",
+        lines.join("\n")
+    );
+}

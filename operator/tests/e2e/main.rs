@@ -221,6 +221,7 @@ async fn coteaux_bordelais_becomes_ready_and_kubectl_shows_it() {
         metrics.contains(r#"mutualis_tenants{condition="Ready",status="True"} 1"#),
         "{metrics}"
     );
+    harness::assert_rbac_covers(&env);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

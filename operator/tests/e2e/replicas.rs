@@ -12,10 +12,13 @@ use crate::{READY_TIMEOUT, ready_now, tenant_yaml};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_never_both_write_and_the_standby_takes_over() {
     let env = Env::start().await;
-    let election = ["--lease-namespace", "default", "--lease-duration", "3"];
+    // The chart's namespace: its Role grants leases there only.
+    let lease_ns = mutualis_tests::chart::NAMESPACE;
+    env.kubectl_ok(&["create", "namespace", lease_ns]).await;
+    let election = ["--lease-namespace", lease_ns, "--lease-duration", "3"];
     let alpha = env.operator("alpha", &election);
     let beta = env.operator("beta", &election);
-    let leases: Api<Lease> = Api::namespaced(env.client.clone(), "default");
+    let leases: Api<Lease> = Api::namespaced(env.client.clone(), lease_ns);
     let holder = env
         .eventually(Duration::from_secs(20), "a leader", || async {
             leases
@@ -86,4 +89,5 @@ async fn two_replicas_never_both_write_and_the_standby_takes_over() {
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
     let lease = leases.get("mutualis-leader").await.unwrap();
     assert_eq!(lease.spec.and_then(|s| s.holder_identity), None);
+    crate::harness::assert_rbac_covers(&env);
 }
