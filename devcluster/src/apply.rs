@@ -9,6 +9,8 @@ use crate::status::{ApiError, Target};
 use crate::write::Sub;
 use serde_json::{Map, Value, json};
 
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 #[derive(Debug)]
 pub struct Conflict {
     pub manager: String,
@@ -72,7 +74,22 @@ pub fn apply(
         }
     }
     if !conflicts.is_empty() {
-        return Err(conflicts);
+        // The apiserver's last-applied manager: conflicts only over fields a client-side
+        // `kubectl apply` set (its last-applied-configuration) do not block the move to
+        // server-side apply; the apply takes them over.
+        let taken_over = old
+            .and_then(|o| o["metadata"]["annotations"][LAST_APPLIED].as_str())
+            .and_then(|a| serde_json::from_str::<Value>(a).ok())
+            .map(|last| FieldSet::of(&last, ctx))
+            .is_some_and(|set| conflicts.iter().all(|c| set.contains(&c.path)));
+        if !taken_over {
+            return Err(conflicts);
+        }
+        for e in entries.iter_mut().filter(|e| !mine(e)) {
+            for c in &conflicts {
+                e.fields.remove(&c.path);
+            }
+        }
     }
 
     let mut out = base;

@@ -69,7 +69,13 @@ pub fn record(
     sub: Sub,
     created: bool,
 ) {
-    let mut entries = read(old);
+    // A client that sends managedFields of its own (kubectl migrating client-side-apply
+    // ownership to server-side apply does) is taken at its word; absent ones are kept.
+    let given = new["metadata"]
+        .get("managedFields")
+        .filter(|m| !m.is_null());
+    let explicit = given.is_some() && given != old.and_then(|o| o["metadata"].get("managedFields"));
+    let mut entries = if explicit { read(Some(new)) } else { read(old) };
     let all = FieldSet::of(new, Ctx::root(def));
     let changed: Vec<_> = all
         .leaves()

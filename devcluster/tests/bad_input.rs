@@ -320,13 +320,31 @@ async fn fuzz_raw_requests() {
         "{\"a\":",
         "{\"spec\":{\"$patch\":\"replace\"}}",
     ];
-    let mut rng = Rng(0x5eed);
-    for i in 0..400 {
+    // More iterations or another seed for a longer hunt:
+    // DEVCLUSTER_FUZZ_ITERS=20000 DEVCLUSTER_FUZZ_SEED=7 cargo test -p devcluster --test bad_input
+    let iters: usize = std::env::var("DEVCLUSTER_FUZZ_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400);
+    let seed: u64 = std::env::var("DEVCLUSTER_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5eed);
+    let mut rng = Rng(seed);
+    for i in 0..iters {
+        let mut body = rng.pick(&bodies).as_bytes().to_vec();
+        // A third of the bodies get a few bytes flipped (length kept, so framing stays valid).
+        if rng.next().is_multiple_of(3) && !body.is_empty() {
+            for _ in 0..1 + rng.next() % 4 {
+                let at = (rng.next() % body.len() as u64) as usize;
+                body[at] = (rng.next() % 256) as u8;
+            }
+        }
         let r = req(
             rng.pick(&methods),
             &format!("{}{}", rng.pick(&paths), rng.pick(&queries)),
             rng.pick(&cts),
-            rng.pick(&bodies).as_bytes(),
+            &body,
         );
         let (code, text) = raw(a, &r).await;
         assert!(

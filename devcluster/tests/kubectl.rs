@@ -159,6 +159,17 @@ async fn apply_get_describe_wait_delete() {
     assert_eq!(w.code, 0, "{} {}", w.stdout, w.stderr);
     let out = env.kubectl(&["get", "tenant", "x"], None).await;
     assert!(out.stderr.contains("NotFound"), "{}", out.stderr);
+
+    // Moving from client-side to server-side apply: fields the client-side apply set are taken
+    // over without a conflict (the apiserver's last-applied handling).
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: moved}\ndata: {k: one}\n";
+    let o = env.kubectl(&["apply", "-f", "-"], Some(cm)).await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    env.apply(&cm.replace("one", "two")).await;
+    let out = env
+        .ok(&["get", "cm", "moved", "-o", "jsonpath={.data.k}"])
+        .await;
+    assert_eq!(out, "two");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
