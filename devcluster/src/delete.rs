@@ -224,6 +224,18 @@ fn collect_garbage(st: &mut State, cfg: &Config, owner_uid: &str) {
     }
 }
 
+/// The garbage collector also removes an object whose owner references all point at uids that
+/// do not exist (an owner deleted earlier, or a stale uid after the owner was recreated).
+pub fn collect_if_orphaned(st: &mut State, cfg: &Config, k: &Key) {
+    let Some(s) = st.store.get(k) else { return };
+    if !s.idx.deleting
+        && !s.idx.owners.is_empty()
+        && s.idx.owners.iter().all(|o| !st.store.uid_exists(&o.uid))
+    {
+        delete_key(st, cfg, k, Propagation::Background);
+    }
+}
+
 /// Orphan propagation: dependents lose their owner reference to this owner and survive.
 fn orphan_dependents(st: &mut State, cfg: &Config, owner_uid: &str) {
     for dep in st.store.dependents_of(owner_uid) {

@@ -16,6 +16,7 @@ mod discovery;
 mod dups;
 mod fieldset;
 mod handlers;
+mod immutable;
 mod jsonpath;
 mod managed;
 mod meta;

@@ -182,6 +182,7 @@ pub fn write(st: &mut State, cfg: &Config, req: &WriteReq, op: WriteOp) -> ApiRe
     }
     if let Some(old) = &old {
         check_finalizers(&def, &name, old, &new)?;
+        crate::immutable::check(&def, old, &new)?;
     }
     let warnings = crate::schema::admit(&def, &name, &mut new, old.as_ref(), req.validation)?;
     crate::simulate::admit(&def, &mut new, old.as_ref())?;
@@ -255,6 +256,7 @@ pub fn after_put(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key) {
         crate::crd::register(&mut st.registry, &s.value());
     }
     crate::simulate::after_write(st, cfg, def, k);
+    crate::delete::collect_if_orphaned(st, cfg, k);
 }
 
 fn create_name(body: &Value) -> ApiResult<String> {

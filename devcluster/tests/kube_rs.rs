@@ -565,6 +565,18 @@ async fn garbage_collection_modes() {
     let kept = cms.get("kept").await.unwrap();
     assert!(kept.metadata.owner_references.is_none());
 
+    // A dependent whose owner uid does not exist is collected at once, as the GC would.
+    let ghost = ConfigMap {
+        metadata: kube::api::ObjectMeta {
+            name: Some("ghost".into()),
+            uid: Some("00000000-0000-4000-8000-000000000000".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    make("haunted", &[&ghost], false, &[]).await;
+    assert!(cms.get_opt("haunted").await.unwrap().is_none());
+
     // Finalizers cannot be added to a terminating object.
     make("term", &[], false, &["a/b"]).await;
     cms.delete("term", &DeleteParams::default()).await.unwrap();
