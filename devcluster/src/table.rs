@@ -51,7 +51,7 @@ pub fn builtin_columns(plural: &str) -> Vec<Column> {
             col("Type", "string", ".type", 0),
             col("Reason", "string", ".reason", 0),
             col("Object", "string", "=involved", 0),
-            col("Message", "string", ".message", 0),
+            col("Message", "string", "=message", 0),
         ],
         _ => vec![],
     }
@@ -158,15 +158,25 @@ fn computed_cell(which: &str, obj: &Value) -> Value {
                 .collect();
             modes.join(",").into()
         }
-        "involved" => format!(
-            "{}/{}",
-            obj["involvedObject"]["kind"]
-                .as_str()
-                .unwrap_or_default()
-                .to_lowercase(),
-            obj["involvedObject"]["name"].as_str().unwrap_or_default()
-        )
-        .into(),
+        "message" => obj
+            .get("message")
+            .or(obj.get("note"))
+            .cloned()
+            .unwrap_or(Value::Null),
+        "involved" => {
+            // core/v1 says involvedObject, events.k8s.io/v1 says regarding.
+            let o = if obj["involvedObject"].is_object() {
+                &obj["involvedObject"]
+            } else {
+                &obj["regarding"]
+            };
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap_or_default().to_lowercase(),
+                o["name"].as_str().unwrap_or_default()
+            )
+            .into()
+        }
         _ => Value::Null,
     }
 }

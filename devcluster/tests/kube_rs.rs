@@ -372,7 +372,13 @@ async fn reconcile(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controller_owns_finalizes_records_and_idles() {
-    let env = start(Config::default()).await;
+    // Frequent bookmarks: both the object watch and the metadata watch of `.owns()` must decode
+    // them, and they must not wake the reconciler.
+    let env = start(Config {
+        bookmark_interval: Duration::from_millis(200),
+        ..Config::default()
+    })
+    .await;
     let c = with_crd(&env).await;
     let tenants: Api<Tenant> = Api::namespaced(c.clone(), "default");
     let cms: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
