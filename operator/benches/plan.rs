@@ -22,8 +22,9 @@ fn generated(n: usize, catalog: &ServiceCatalog) -> Vec<ValidatedTenant> {
                 .map(|m| format!("  - displayName: Commune {i}-{m}\n    domain: commune-{i}-{m}.fr\n"))
                 .collect();
             let yaml = format!(
-                "apiVersion: mutualis.io/v1alpha1\nkind: Tenant\nmetadata:\n  name: tenant-{i}\nspec:\n  catalogRef: gironde-numerique\n  tier: {}\n  displayName: Tenant {i}\n  domain: tenant-{i}.fr\n  members:\n{members}",
-                ["250gb", "500gb", "1tb"][i % 3]
+                "apiVersion: mutualis.io/v1alpha1\nkind: Tenant\nmetadata:\n  name: tenant-{i}\nspec:\n  catalogRef: gironde-numerique\n  tier: {}\n  displayName: Tenant {i}\n  domain: tenant-{i}.fr\n  members:{}\n{members}",
+                ["250gb", "500gb", "1tb"][i % 3],
+                if members.is_empty() { " []" } else { "" }
             );
             let tenant: Tenant = serde_saphyr::from_str(&yaml).unwrap();
             validate(&tenant, catalog).unwrap()

@@ -50,7 +50,7 @@ pub fn config_hash(data: &BTreeMap<String, String>) -> String {
 
 /// A ReadWriteOnce claim of `quantity`.
 pub fn pvc(meta: ObjectMeta, quantity: &str, storage_class: Option<&str>) -> Object {
-    Object::PersistentVolumeClaim(PersistentVolumeClaim {
+    Object::from(PersistentVolumeClaim {
         metadata: meta,
         spec: Some(PersistentVolumeClaimSpec {
             access_modes: Some(vec!["ReadWriteOnce".into()]),
@@ -87,7 +87,7 @@ pub fn service(
     ports: Vec<ServicePort>,
     load_balancer: bool,
 ) -> Object {
-    Object::Service(KubeService {
+    Object::from(KubeService {
         metadata: meta,
         spec: Some(ServiceSpec {
             selector: Some(selector),
@@ -116,11 +116,16 @@ pub fn deployment(
     mut pod: PodSpec,
     recreate: bool,
 ) -> Object {
-    let mut template_labels = meta.labels.clone().unwrap_or_default();
-    template_labels.extend(selector.clone());
+    // The selector's labels are a subset of the object's: the template takes the latter.
+    let template_labels = meta.labels.clone().unwrap_or_default();
+    debug_assert!(
+        selector
+            .iter()
+            .all(|(k, v)| template_labels.get(k) == Some(v))
+    );
     pod.automount_service_account_token = Some(false);
     pod.enable_service_links = Some(false);
-    Object::Deployment(Deployment {
+    Object::from(Deployment {
         metadata: meta,
         spec: Some(DeploymentSpec {
             replicas: Some(1),
@@ -197,7 +202,7 @@ pub fn ingress(
             }),
         })
         .collect();
-    Object::Ingress(Ingress {
+    Object::from(Ingress {
         metadata: meta,
         spec: Some(IngressSpec {
             ingress_class_name: class.map(str::to_owned),

@@ -20,22 +20,20 @@ use super::Service;
 /// One Kubernetes object of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
-// Unboxed on purpose: a plan holds a few dozen objects, and matching on the typed object
-// directly is what the apply step and the tests want.
-#[allow(clippy::large_enum_variant)]
+// Boxed: a Deployment is kilobytes, and a plan's objects are pushed and sorted by moving.
 pub enum Object {
-    Namespace(Namespace),
-    ResourceQuota(ResourceQuota),
-    LimitRange(LimitRange),
-    NetworkPolicy(NetworkPolicy),
-    Role(Role),
-    RoleBinding(RoleBinding),
-    ConfigMap(ConfigMap),
-    PersistentVolumeClaim(PersistentVolumeClaim),
-    Service(KubeService),
-    Deployment(Deployment),
-    Ingress(Ingress),
-    CronJob(CronJob),
+    Namespace(Box<Namespace>),
+    ResourceQuota(Box<ResourceQuota>),
+    LimitRange(Box<LimitRange>),
+    NetworkPolicy(Box<NetworkPolicy>),
+    Role(Box<Role>),
+    RoleBinding(Box<RoleBinding>),
+    ConfigMap(Box<ConfigMap>),
+    PersistentVolumeClaim(Box<PersistentVolumeClaim>),
+    Service(Box<KubeService>),
+    Deployment(Box<Deployment>),
+    Ingress(Box<Ingress>),
+    CronJob(Box<CronJob>),
 }
 
 macro_rules! each {
@@ -81,18 +79,18 @@ impl Object {
 
     /// `Kind`, e.g. `Deployment`.
     pub fn kind(&self) -> &'static str {
-        each!(self, o => gvk(o).2)
+        each!(self, o => gvk(&**o).2)
     }
 
     /// Group, version and kind.
     pub fn gvk(&self) -> GroupVersionKind {
-        let (g, v, k) = each!(self, o => gvk(o));
+        let (g, v, k) = each!(self, o => gvk(&**o));
         GroupVersionKind::gvk(g, v, k)
     }
 
     /// The API resource (plural, scope) to address this object with a dynamic `Api`.
     pub fn api_resource(&self) -> ApiResource {
-        each!(self, o => api_resource_of(o))
+        each!(self, o => api_resource_of(&**o))
     }
 
     /// The object as JSON, with `apiVersion` and `kind`.
@@ -189,7 +187,7 @@ macro_rules! from_typed {
     ($($variant:ident($t:ty)),* $(,)?) => {
         $(impl From<$t> for Object {
             fn from(o: $t) -> Object {
-                Object::$variant(o)
+                Object::$variant(Box::new(o))
             }
         })*
     };

@@ -49,13 +49,13 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         "mutualis.io/display-name".to_owned(),
         t.display_name().to_owned(),
     )]));
-    out.push(Object::Namespace(Namespace {
+    out.push(Object::from(Namespace {
         metadata: ns_meta,
         ..Namespace::default()
     }));
 
     let volumes = t.storage().volumes.len();
-    out.push(Object::ResourceQuota(ResourceQuota {
+    out.push(Object::from(ResourceQuota {
         metadata: tmeta(ctx, "tenant-quota"),
         spec: Some(ResourceQuotaSpec {
             hard: Some(BTreeMap::from([
@@ -74,7 +74,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         }),
         status: None,
     }));
-    out.push(Object::LimitRange(LimitRange {
+    out.push(Object::from(LimitRange {
         metadata: tmeta(ctx, "tenant-defaults"),
         spec: Some(LimitRangeSpec {
             limits: vec![LimitRangeItem {
@@ -252,7 +252,7 @@ fn network_policies(ctx: &Ctx<'_>, out: &mut Out) {
         });
     }
 
-    out.push(Object::NetworkPolicy(NetworkPolicy {
+    out.push(Object::from(NetworkPolicy {
         metadata: tmeta(ctx, "default-deny"),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector::default()),
@@ -268,7 +268,7 @@ fn network_policies(ctx: &Ctx<'_>, out: &mut Out) {
         if a.egress.is_some() {
             types.push("Egress".to_owned());
         }
-        out.push(Object::NetworkPolicy(NetworkPolicy {
+        out.push(Object::from(NetworkPolicy {
             metadata: tmeta(ctx, a.name),
             spec: Some(NetworkPolicySpec {
                 pod_selector: Some(a.pods),
@@ -304,7 +304,7 @@ fn rbac(ctx: &Ctx<'_>, out: &mut Out) {
         ..PolicyRule::default()
     };
     let read = ["get", "list", "watch"];
-    out.push(Object::Role(Role {
+    out.push(Object::from(Role {
         metadata: tmeta(ctx, "tenant-admin"),
         rules: Some(vec![
             rule(
@@ -333,7 +333,7 @@ fn rbac(ctx: &Ctx<'_>, out: &mut Out) {
             rule(&["events.k8s.io"], &["events"], &read),
         ]),
     }));
-    out.push(Object::RoleBinding(RoleBinding {
+    out.push(Object::from(RoleBinding {
         metadata: tmeta(ctx, "tenant-admin"),
         role_ref: RoleRef {
             api_group: "rbac.authorization.k8s.io".into(),

@@ -61,10 +61,10 @@ impl ZoneVersions {
 }
 
 /// SOA values shared by all zones of a plan.
-pub struct SoaValues<'a> {
-    pub primary: &'a str,
+pub struct SoaValues {
+    pub primary: Name,
     /// Hostmaster mailbox in DNS form (`hostmaster.example.fr.`).
-    pub mailbox: &'a str,
+    pub mailbox: Name,
     pub refresh: u32,
     pub retry: u32,
     pub expire: u32,
@@ -90,7 +90,7 @@ pub fn zone_file(
     origin: &str,
     unicode: &str,
     ttl: u32,
-    soa: &SoaValues<'_>,
+    soa: &SoaValues,
     mut body: Vec<Record>,
     previous: &ZoneVersions,
 ) -> ZoneFile {
@@ -100,8 +100,8 @@ pub fn zone_file(
             apex.clone(),
             ttl,
             RData::SOA(SOA::new(
-                fqdn(soa.primary),
-                fqdn(soa.mailbox),
+                soa.primary.clone(),
+                soa.mailbox.clone(),
                 serial,
                 clamp(soa.refresh),
                 clamp(soa.retry),
@@ -151,19 +151,19 @@ pub fn sub(label: &str, origin: &str) -> Name {
     fqdn(&format!("{label}.{origin}"))
 }
 
-pub fn ns(owner: &Name, ttl: u32, target: &str) -> Record {
-    Record::from_rdata(owner.clone(), ttl, RData::NS(NS(fqdn(target))))
+pub fn ns(owner: &Name, ttl: u32, target: &Name) -> Record {
+    Record::from_rdata(owner.clone(), ttl, RData::NS(NS(target.clone())))
 }
 
-pub fn cname(owner: Name, ttl: u32, target: &str) -> Record {
-    Record::from_rdata(owner, ttl, RData::CNAME(CNAME(fqdn(target))))
+pub fn cname(owner: Name, ttl: u32, target: &Name) -> Record {
+    Record::from_rdata(owner, ttl, RData::CNAME(CNAME(target.clone())))
 }
 
-pub fn mx(owner: &Name, ttl: u32, preference: u16, exchange: &str) -> Record {
+pub fn mx(owner: &Name, ttl: u32, preference: u16, exchange: &Name) -> Record {
     Record::from_rdata(
         owner.clone(),
         ttl,
-        RData::MX(MX::new(preference, fqdn(exchange))),
+        RData::MX(MX::new(preference, exchange.clone())),
     )
 }
 
@@ -177,12 +177,11 @@ pub fn txt(owner: Name, ttl: u32, value: &str) -> Record {
     Record::from_rdata(owner, ttl, RData::TXT(TXT::new(chunks)))
 }
 
-pub fn caa_issue(owner: &Name, ttl: u32, issuer: &str) -> Record {
-    let issuer = Name::from_ascii(issuer).ok();
+pub fn caa_issue(owner: &Name, ttl: u32, issuer: &Name) -> Record {
     Record::from_rdata(
         owner.clone(),
         ttl,
-        RData::CAA(CAA::new_issue(false, issuer, Vec::new())),
+        RData::CAA(CAA::new_issue(false, Some(issuer.clone()), Vec::new())),
     )
 }
 
@@ -197,31 +196,24 @@ pub fn address(owner: Name, ttl: u32, ip: std::net::IpAddr) -> Record {
 
 fn write_record(out: &mut String, r: &Record) {
     // Names go out in their ASCII (IDNA) form: hickory's Display shows Unicode.
-    let _ = write!(
-        out,
-        "{} {} IN {} ",
-        r.name.to_ascii(),
-        r.ttl,
-        r.record_type()
-    );
+    write_name(out, &r.name);
+    let _ = write!(out, " {} IN {} ", r.ttl, r.record_type());
     match &r.data {
         RData::SOA(s) => {
+            write_name(out, &s.mname);
+            out.push(' ');
+            write_name(out, &s.rname);
             let _ = write!(
                 out,
-                "{} {} {} {} {} {} {}",
-                s.mname.to_ascii(),
-                s.rname.to_ascii(),
-                s.serial,
-                s.refresh,
-                s.retry,
-                s.expire,
-                s.minimum
+                " {} {} {} {} {}",
+                s.serial, s.refresh, s.retry, s.expire, s.minimum
             );
         }
-        RData::NS(n) => out.push_str(&n.0.to_ascii()),
-        RData::CNAME(n) => out.push_str(&n.0.to_ascii()),
+        RData::NS(n) => write_name(out, &n.0),
+        RData::CNAME(n) => write_name(out, &n.0),
         RData::MX(m) => {
-            let _ = write!(out, "{} {}", m.preference, m.exchange.to_ascii());
+            let _ = write!(out, "{} ", m.preference);
+            write_name(out, &m.exchange);
         }
         // hickory prints TXT strings unquoted; zone files need each one quoted and escaped.
         RData::TXT(t) => {
@@ -252,6 +244,30 @@ fn write_record(out: &mut String, r: &Record) {
     out.push('\n');
 }
 
+/// Writes an absolute name in its ASCII (IDNA) form, as zone files want; hickory's Display
+/// shows Unicode, and `to_ascii` allocates. Labels come from validated ASCII input.
+fn write_name(out: &mut String, name: &Name) {
+    if name.is_root() {
+        out.push('.');
+        return;
+    }
+    for label in name.iter() {
+        for &b in label {
+            match b {
+                b'.' | b'\\' => {
+                    out.push('\\');
+                    out.push(b as char);
+                }
+                0x21..=0x7e => out.push(b as char),
+                _ => {
+                    let _ = write!(out, "\\{b:03}");
+                }
+            }
+        }
+        out.push('.');
+    }
+}
+
 fn clamp(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }
@@ -268,10 +284,10 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn soa() -> SoaValues<'static> {
+    fn soa() -> SoaValues {
         SoaValues {
-            primary: "ns1.example.net",
-            mailbox: "hostmaster.example.net",
+            primary: fqdn("ns1.example.net"),
+            mailbox: fqdn("hostmaster.example.net"),
             refresh: 7200,
             retry: 3600,
             expire: 1_209_600,
@@ -282,7 +298,7 @@ mod tests {
     fn zone(extra: &str, previous: &ZoneVersions) -> ZoneFile {
         let apex = fqdn("example.fr");
         let body = vec![
-            ns(&apex, 3600, "ns1.example.net"),
+            ns(&apex, 3600, &fqdn("ns1.example.net")),
             txt(apex.clone(), 3600, extra),
         ];
         zone_file("example.fr", "example.fr", 3600, &soa(), body, previous)

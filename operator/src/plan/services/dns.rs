@@ -33,10 +33,9 @@ const COREDNS_UID: i64 = 65532;
 pub fn zones(ctx: &Ctx<'_>, notes: &mut Vec<String>) -> Vec<ZoneFile> {
     let t = ctx.tenant;
     let dns = &t.catalog().dns;
-    let mailbox = dns.hostmaster.replacen('@', ".", 1);
     let soa = SoaValues {
-        primary: &t.name_servers()[0],
-        mailbox: &mailbox,
+        primary: fqdn(&t.name_servers()[0]),
+        mailbox: fqdn(&dns.hostmaster.replacen('@', ".", 1)),
         refresh: dns.soa.refresh,
         retry: dns.soa.retry,
         expire: dns.soa.expire,
@@ -57,9 +56,26 @@ pub fn zones(ctx: &Ctx<'_>, notes: &mut Vec<String>) -> Vec<ZoneFile> {
             ctx.mail_host()
         ));
     }
+    // Names shared by every zone, parsed once.
+    let shared = Shared {
+        name_servers: t.name_servers().iter().map(|n| fqdn(n)).collect(),
+        issuers: dns
+            .caa_issuers
+            .iter()
+            .filter_map(|i| Name::from_ascii(i).ok())
+            .collect(),
+        mail_host: fqdn(&ctx.mail_host()),
+        web_cname: dns.web_target.cname.as_deref().map(fqdn),
+        web_addresses: dns
+            .web_target
+            .addresses
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect(),
+    };
     t.domains()
         .map(|d| {
-            let body = records(ctx, d, d == t.domain());
+            let body = records(ctx, &shared, d, d == t.domain());
             zone_file(
                 &d.ascii,
                 &d.unicode,
@@ -72,26 +88,32 @@ pub fn zones(ctx: &Ctx<'_>, notes: &mut Vec<String>) -> Vec<ZoneFile> {
         .collect()
 }
 
-fn records(ctx: &Ctx<'_>, d: &Domain, primary: bool) -> Vec<Record> {
+struct Shared {
+    name_servers: Vec<Name>,
+    issuers: Vec<Name>,
+    mail_host: Name,
+    web_cname: Option<Name>,
+    web_addresses: Vec<IpAddr>,
+}
+
+fn records(ctx: &Ctx<'_>, shared: &Shared, d: &Domain, primary: bool) -> Vec<Record> {
     let t = ctx.tenant;
     let dns = &t.catalog().dns;
     let ttl = dns.ttl;
     let apex = fqdn(&d.ascii);
-    let mut r = Vec::with_capacity(16);
-    for server in t.name_servers() {
+    let mut r = Vec::with_capacity(24);
+    for server in &shared.name_servers {
         r.push(ns(&apex, ttl, server));
     }
-    for issuer in &dns.caa_issuers {
+    for issuer in &shared.issuers {
         r.push(caa_issue(&apex, ttl, issuer));
     }
-    let web = |r: &mut Vec<Record>, owner: Name, apex_name: bool| match &dns.web_target.cname {
+    let web = |r: &mut Vec<Record>, owner: Name, apex_name: bool| match &shared.web_cname {
         Some(target) if !apex_name => r.push(cname(owner, ttl, target)),
         Some(_) => {}
         None => {
-            for a in &dns.web_target.addresses {
-                if let Ok(ip) = a.parse::<IpAddr>() {
-                    r.push(address(owner.clone(), ttl, ip));
-                }
+            for ip in &shared.web_addresses {
+                r.push(address(owner.clone(), ttl, *ip));
             }
         }
     };
@@ -104,7 +126,7 @@ fn records(ctx: &Ctx<'_>, d: &Domain, primary: bool) -> Vec<Record> {
         web(&mut r, sub("cloud", &d.ascii), false);
     }
     if services.mail {
-        r.push(mx(&apex, ttl, 10, &ctx.mail_host()));
+        r.push(mx(&apex, ttl, 10, &shared.mail_host));
         r.push(txt(apex.clone(), ttl, "v=spf1 mx -all"));
         r.push(txt(
             sub("_dmarc", &d.ascii),
