@@ -54,6 +54,16 @@ fn ready(t: &Tenant) -> bool {
     })
 }
 
+/// User + system CPU seconds of a process.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -223,6 +233,8 @@ async fn main() {
     let resync_reconciles = metric(http_port, "mutualis_reconciles_total").await - before;
     let idle_writes = operator_writes(&cluster);
     let rss = peak_rss_kib(pid);
+    let operator_cpu = cpu_seconds(&pid.to_string());
+    let cluster_cpu = cpu_seconds("self");
     let _ = child.kill().await;
 
     println!("tenants                         {n}");
@@ -242,6 +254,11 @@ async fn main() {
     );
     println!("writes by kind                  {by_resource:?}");
     println!("idle resync: reconciles {resync_reconciles:.0}, writes {idle_writes} (goal 0)");
+    println!(
+        "CPU seconds: operator {:.1}, development cluster and bench {:.1}",
+        operator_cpu.unwrap_or(f64::NAN),
+        cluster_cpu.unwrap_or(f64::NAN)
+    );
     match rss {
         Some(kib) => println!(
             "operator peak RSS               {:.1} MiB (goal < 128 MiB)",

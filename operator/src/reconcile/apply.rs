@@ -63,6 +63,18 @@ impl AppliedRecords {
             }
     }
 
+    /// Whether `rv` of `key` is the version our own last apply produced: its watch event then
+    /// brings nothing new and need not trigger a reconcile.
+    pub fn is_own_write(&self, key: &ChildKey, rv: Option<&str>) -> bool {
+        rv.is_some()
+            && self
+                .0
+                .lock()
+                .expect("applied records lock")
+                .get(key)
+                .is_some_and(|r| r.resource_version.as_deref() == rv)
+    }
+
     fn record(&self, key: ChildKey, hash: String, obj: &DynamicObject) {
         self.0.lock().expect("applied records lock").insert(
             key,

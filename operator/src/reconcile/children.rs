@@ -26,6 +26,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use serde::de::DeserializeOwned;
 
+use super::apply::{AppliedRecords, ChildKey};
 use crate::api::Tenant;
 
 /// Label every child carries: which tenant it belongs to.
@@ -157,6 +158,24 @@ fn tenant_of(labels: &BTreeMap<String, String>) -> Option<ObjectRef<Tenant>> {
     labels.get(TENANT_LABEL).map(|t| ObjectRef::new(t))
 }
 
+/// The tenant to reconcile for a change of `obj`, unless the change is our own last apply.
+fn trigger_for<K: Resource>(
+    obj: &K,
+    kind: &str,
+    records: &AppliedRecords,
+) -> Option<ObjectRef<Tenant>> {
+    let meta = obj.meta();
+    let key = ChildKey {
+        kind: kind.to_owned(),
+        namespace: meta.namespace.clone(),
+        name: meta.name.clone().unwrap_or_default(),
+    };
+    if records.is_own_write(&key, meta.resource_version.as_deref()) {
+        return None;
+    }
+    tenant_of(obj.labels())
+}
+
 fn watch_config() -> watcher::Config {
     watcher::Config::default().labels(MANAGED_SELECTOR)
 }
@@ -178,6 +197,7 @@ fn kind_of<K: Resource<DynamicType = ()>>(
 fn metadata_cache<K>(
     client: &Client,
     kind: ChildKind,
+    records: &Arc<AppliedRecords>,
 ) -> (Arc<dyn ChildCache>, Store<PartialObjectMeta<K>>, Trigger)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
@@ -191,7 +211,14 @@ where
     .modify(|o| o.metadata.managed_fields = None)
     .reflect(writer)
     .touched_objects()
-    .filter_map(|r| async move { r.ok().and_then(|o| tenant_of(o.labels())) })
+    .filter_map({
+        let records = records.clone();
+        let kind = kind.resource.kind.clone();
+        move |r| {
+            let trigger = r.ok().and_then(|o| trigger_for(&o, &kind, &records));
+            async move { trigger }
+        }
+    })
     .boxed();
     let cache = Arc::new(Cache {
         kind,
@@ -204,6 +231,7 @@ where
 fn object_cache<K>(
     client: &Client,
     kind: ChildKind,
+    records: &Arc<AppliedRecords>,
     strip: fn(&mut K),
 ) -> (Arc<dyn ChildCache>, Store<K>, Trigger)
 where
@@ -218,7 +246,14 @@ where
         })
         .reflect(writer)
         .touched_objects()
-        .filter_map(|r| async move { r.ok().and_then(|o| tenant_of(o.labels())) })
+        .filter_map({
+            let records = records.clone();
+            let kind = kind.resource.kind.clone();
+            move |r| {
+                let trigger = r.ok().and_then(|o| trigger_for(&o, &kind, &records));
+                async move { trigger }
+            }
+        })
         .boxed();
     let cache = Arc::new(Cache {
         kind,
@@ -242,7 +277,7 @@ pub struct Children {
 impl Children {
     /// Starts nothing: returns the caches and the streams that fill them (the controller polls
     /// the streams as triggers).
-    pub fn new(client: &Client) -> (Self, Vec<Trigger>) {
+    pub fn new(client: &Client, records: &Arc<AppliedRecords>) -> (Self, Vec<Trigger>) {
         use DriftSignal as D;
         use Retention as R;
         let mut caches = Vec::new();
@@ -250,7 +285,7 @@ impl Children {
         macro_rules! meta {
             ($k:ty, $ns:expr, $ret:expr, $drift:expr) => {{
                 let (cache, store, trigger) =
-                    metadata_cache::<$k>(client, kind_of::<$k>($ns, $ret, $drift));
+                    metadata_cache::<$k>(client, kind_of::<$k>($ns, $ret, $drift), records);
                 caches.push(cache);
                 triggers.push(trigger);
                 store
@@ -271,6 +306,7 @@ impl Children {
         let (cache, deployments, trigger) = object_cache::<Deployment>(
             client,
             kind_of::<Deployment>(true, R::Owned, D::Generation),
+            records,
             |d| {
                 if let Some(spec) = d.spec.as_mut() {
                     spec.template = Default::default();
@@ -282,6 +318,7 @@ impl Children {
         let (cache, statefulsets, trigger) = object_cache::<StatefulSet>(
             client,
             kind_of::<StatefulSet>(true, R::Owned, D::Generation),
+            records,
             |s| {
                 if let Some(spec) = s.spec.as_mut() {
                     spec.template = Default::default();
@@ -292,15 +329,18 @@ impl Children {
         caches.push(cache);
         triggers.push(trigger);
         // Services are kept for their load-balancer address (the mail host's DNS records).
-        let (cache, services, trigger) =
-            object_cache::<Service>(client, kind_of::<Service>(true, R::Owned, D::Hash), |s| {
-                s.spec = None
-            });
+        let (cache, services, trigger) = object_cache::<Service>(
+            client,
+            kind_of::<Service>(true, R::Owned, D::Hash),
+            records,
+            |s| s.spec = None,
+        );
         caches.push(cache);
         triggers.push(trigger);
         let (cache, volumes, trigger) = object_cache::<PersistentVolumeClaim>(
             client,
             kind_of::<PersistentVolumeClaim>(true, R::Data, D::Hash),
+            records,
             |_| {},
         );
         caches.push(cache);

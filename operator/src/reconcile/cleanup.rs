@@ -124,5 +124,6 @@ pub async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
     for ns in &namespaces {
         ctx.records.forget_namespace(ns);
     }
+    ctx.pruned.lock().expect("pruned lock").remove(&name);
     Ok(Action::await_change())
 }

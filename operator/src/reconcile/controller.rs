@@ -75,9 +75,11 @@ pub struct Context {
     pub catalogs: Store<ServiceCatalog>,
     pub tenants: Store<Tenant>,
     pub recorder: Recorder,
-    pub records: AppliedRecords,
+    pub records: Arc<AppliedRecords>,
     pub telemetry: Telemetry,
     pub resync: Duration,
+    /// Per tenant, a fingerprint of the object set last pruned against (see `tenant::realize`).
+    pub pruned: std::sync::Mutex<std::collections::HashMap<String, u64>>,
     /// Consecutive failures per tenant, for the retry delay.
     pub failures: std::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
@@ -133,6 +135,16 @@ async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Err
             .remove(&tenant.name_any());
     }
     result
+}
+
+/// What of a Tenant calls for a reconcile: its spec, its finalizers, its deletion.
+fn tenant_trigger(t: &Tenant) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    t.metadata.generation.hash(&mut h);
+    t.metadata.finalizers.hash(&mut h);
+    t.metadata.deletion_timestamp.is_some().hash(&mut h);
+    Some(h.finish())
 }
 
 fn count_tenants(tenants: &Store<Tenant>) -> Vec<(&'static str, &'static str, i64)> {
@@ -196,7 +208,8 @@ pub async fn run(
         telemetry.health.set_ready(false);
     }
 
-    let (children, triggers) = Children::new(&client);
+    let records = Arc::new(AppliedRecords::default());
+    let (children, triggers) = Children::new(&client, &records);
     let (catalogs, catalog_writer) = reflector::store::<ServiceCatalog>();
     let catalog_events = watcher(
         Api::<ServiceCatalog>::all(client.clone()),
@@ -206,11 +219,18 @@ pub async fn run(
     .reflect(catalog_writer)
     .touched_objects();
 
-    let mut controller = Controller::new(
+    // Tenants trigger on what asks for work: spec (generation), finalizers and deletion. Their
+    // status, written by this operator, does not: that would reconcile every tenant once more.
+    let (tenants_reader, tenants_writer) = reflector::store::<Tenant>();
+    let tenant_events = watcher(
         Api::<Tenant>::all(client.clone()),
         watcher::Config::default(),
     )
-    .with_config(
+    .default_backoff()
+    .reflect(tenants_writer)
+    .applied_objects()
+    .predicate_filter(tenant_trigger, Default::default());
+    let mut controller = Controller::for_stream(tenant_events, tenants_reader).with_config(
         controller::Config::default()
             .concurrency(cfg.concurrency)
             .debounce(cfg.debounce),
@@ -244,10 +264,11 @@ pub async fn run(
         children: children.clone(),
         catalogs: catalogs.clone(),
         tenants: tenants.clone(),
-        records: AppliedRecords::default(),
+        records,
         telemetry: telemetry.clone(),
         resync: cfg.resync,
         failures: Default::default(),
+        pruned: Default::default(),
     });
 
     let health = telemetry.health.clone();

@@ -209,6 +209,17 @@ async fn realize(
         name: s.name.clone(),
     }));
     let delete_data = tenant.spec.deletion_policy == crate::api::DeletionPolicy::Delete;
+    // Pruning scans the caches; it is needed only when the set of planned objects changed since
+    // this process last pruned the tenant (always on the first reconcile after a start).
+    let fingerprint = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (&keep, delete_data).hash(&mut h);
+        h.finish()
+    };
+    if ctx.pruned.lock().expect("pruned lock").get(&name) == Some(&fingerprint) {
+        return Ok(plan);
+    }
     let pruned = apply::prune(
         &ctx.client,
         &ctx.children,
@@ -222,6 +233,10 @@ async fn realize(
     if !pruned.is_empty() {
         tracing::info!(tenant = %name, pruned = pruned.len(), "pruned objects the plan no longer holds");
     }
+    ctx.pruned
+        .lock()
+        .expect("pruned lock")
+        .insert(name, fingerprint);
     Ok(plan)
 }
 
