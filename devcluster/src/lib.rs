@@ -20,6 +20,7 @@ mod immutable;
 mod jsonpath;
 mod managed;
 mod meta;
+mod metavalidation;
 mod mutate;
 mod openapi;
 mod patch;

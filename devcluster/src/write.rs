@@ -180,6 +180,10 @@ pub fn write(st: &mut State, cfg: &Config, req: &WriteReq, op: WriteOp) -> ApiRe
             return Err(ApiError::invalid(&def.kind, &def.group, &name, vec![c]));
         }
     }
+    let meta_causes = crate::metavalidation::validate(&new);
+    if !meta_causes.is_empty() {
+        return Err(ApiError::invalid(&def.kind, &def.group, &name, meta_causes));
+    }
     if let Some(old) = &old {
         check_finalizers(&def, &name, old, &new)?;
         crate::immutable::check(&def, old, &new)?;
