@@ -14,6 +14,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
+const MAX_RECORDED: usize = 200_000;
 
 pub async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
@@ -60,11 +61,13 @@ pub async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response 
             name: route.name.clone().unwrap_or_default(),
             user_agent: ua.to_string(),
         };
-        shared
-            .requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(rec);
+        let mut log = shared.requests.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded, so a long `mutualis dev` session does not grow without end: the oldest half
+        // goes when the log is full (tests read far fewer).
+        if log.len() >= MAX_RECORDED {
+            log.drain(..MAX_RECORDED / 2);
+        }
+        log.push(rec);
     }
     let req = Req {
         method: &parts.method,

@@ -173,6 +173,18 @@ async fn typed_and_dynamic_crud() {
         "status writes never bump generation"
     );
     assert!(t2.status.unwrap().ready);
+    assert!(tenants.get_status("x").await.unwrap().status.unwrap().ready);
+    let mut current = tenants.get_status("x").await.unwrap();
+    current.status = Some(TenantStatus { ready: true });
+    current.spec.members = 99;
+    let replaced = tenants
+        .replace_status("x", &PostParams::default(), &current)
+        .await
+        .unwrap();
+    assert_eq!(
+        replaced.spec.members, 3,
+        "a status replace changes only the status"
+    );
     let t3 = tenants
         .patch(
             "x",
