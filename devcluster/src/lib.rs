@@ -22,6 +22,7 @@ mod managed;
 mod meta;
 mod metavalidation;
 mod mutate;
+mod objectrules;
 mod openapi;
 mod patch;
 mod proto;
