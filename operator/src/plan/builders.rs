@@ -17,7 +17,6 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use sha2::{Digest, Sha256};
 
 use super::object::Object;
 
@@ -33,19 +32,23 @@ pub fn config_map(meta: ObjectMeta, data: BTreeMap<String, String>) -> ConfigMap
     }
 }
 
-/// Short digest of a ConfigMap's data.
+/// Short digest of a ConfigMap's data (FNV-1a, 64 bits): it only has to change when the
+/// data does, and it is computed for every workload of every plan.
 pub fn config_hash(data: &BTreeMap<String, String>) -> String {
-    let mut h = Sha256::new();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for (k, v) in data {
-        h.update(k.as_bytes());
-        h.update([0]);
-        h.update(v.as_bytes());
-        h.update([0]);
+        for &b in k
+            .as_bytes()
+            .iter()
+            .chain([0u8].iter())
+            .chain(v.as_bytes())
+            .chain([0u8].iter())
+        {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
     }
-    h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    format!("{h:016x}")
 }
 
 /// A ReadWriteOnce claim of `quantity`.
