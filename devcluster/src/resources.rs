@@ -116,6 +116,7 @@ const fn b(
 }
 
 /// The built-in kinds from the issue, plus pods and storage classes that kubectl users reach for.
+// group, version, plural, kind, namespaced, short names, status subresource, generation, in "all"
 #[rustfmt::skip]
 const BUILTINS: &[Builtin] = &[
     b("", "v1", "namespaces", "Namespace", false, &["ns"], true, false, false),
