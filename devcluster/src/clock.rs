@@ -12,6 +12,14 @@ pub fn now() -> (i64, u32) {
     (d.as_secs() as i64, d.subsec_micros())
 }
 
+/// Milliseconds since the Unix epoch (the first resource version of a new cluster).
+pub fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(1)
+}
+
 /// `2026-11-28T13:03:14Z`, the precision Kubernetes uses for `metav1.Time`.
 pub fn rfc3339(secs: i64) -> String {
     let (y, mo, d, h, mi, s) = civil(secs);

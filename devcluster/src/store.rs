@@ -90,13 +90,16 @@ pub struct Store {
 
 impl Store {
     pub fn new(history_cap: usize) -> Self {
+        // Start from the clock (milliseconds) and treat everything before as compacted: a
+        // client that outlived a previous devcluster resumes with a version this one never
+        // issued, and gets 410 and re-lists instead of silently missing or replaying events.
+        let start = crate::clock::now_millis();
         Self {
-            // Start where a fresh real cluster roughly is; any positive number works.
-            rv: 100,
+            rv: start,
             objects: HashMap::new(),
             history: VecDeque::new(),
             history_cap: history_cap.max(16),
-            compacted: 0,
+            compacted: start,
             by_uid: HashMap::new(),
             dependents: HashMap::new(),
         }
@@ -277,7 +280,8 @@ impl Store {
 
     /// Events after `rv`, or `Err(oldest)` when the history no longer reaches back that far.
     pub fn events_since(&self, rv: u64, max: usize) -> Result<Vec<Event>, u64> {
-        if rv < self.compacted {
+        // A version from the future was issued by another server (a restart): expired too.
+        if rv < self.compacted || rv > self.rv {
             return Err(self.compacted + 1);
         }
         let start = self.history.partition_point(|e| e.rv <= rv);

@@ -213,6 +213,21 @@ async fn bad_requests_get_real_statuses() {
         "{text}"
     );
 
+    // A watch from a version this server never issued (a client that outlived a previous
+    // devcluster) is expired too, so the client re-lists.
+    let (code, text) = raw(
+        a,
+        &req(
+            "GET",
+            &format!("{cms}?watch=true&resourceVersion=9999999999999999"),
+            "application/json",
+            b"",
+        ),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert!(text.contains("\"code\":410"), "{text}");
+
     // A watch from an old resource version is a 200 stream whose first event is a 410 ERROR.
     env.cluster.expire_watch_history();
     let (code, text) = raw(
