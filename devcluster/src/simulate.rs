@@ -172,7 +172,15 @@ fn workload_status(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key, obj
     if !matured && !st.timers.contains(&(k.clone(), generation)) {
         st.timers.push((k.clone(), generation));
     }
-    let ready = if matured && !failing { replicas } else { 0 };
+    // Pods that were ready stay ready while a change rolls out (a scale or a new template does
+    // not take the old pods down at once); all are ready once the delay has passed.
+    let previously = obj["status"]["readyReplicas"].as_u64().unwrap_or(0);
+    let ready = match (failing, matured) {
+        (true, _) => 0,
+        (false, true) => replicas,
+        (false, false) => previously.min(replicas),
+    };
+    let available = ready >= replicas.saturating_sub(max_unavailable(obj, replicas));
     let now = crate::clock::now_rfc3339();
     let since = |t: &str, s: &str| {
         obj["status"]["conditions"]
@@ -189,7 +197,7 @@ fn workload_status(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key, obj
         s["unavailableReplicas"] = replicas.into();
     }
     if def.plural == "deployments" {
-        let (avail, reason, msg) = if ready == replicas {
+        let (avail, reason, msg) = if available {
             (
                 "True",
                 "MinimumReplicasAvailable",
@@ -223,4 +231,101 @@ fn workload_status(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key, obj
         s["collisionCount"] = 0.into();
     }
     s
+}
+
+/// `spec.strategy.rollingUpdate.maxUnavailable` of a Deployment (default 25 %, rounded down).
+fn max_unavailable(obj: &Value, replicas: u64) -> u64 {
+    let v = &obj["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"];
+    if let Some(n) = v.as_u64() {
+        return n;
+    }
+    let pct = v
+        .as_str()
+        .and_then(|p| p.strip_suffix('%'))
+        .and_then(|p| p.parse::<u64>().ok())
+        .unwrap_or(25);
+    replicas * pct / 100
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Shared, key};
+    use crate::write::{FieldValidation, PatchKind, Sub, WriteOp, WriteReq, write};
+    use std::time::Duration;
+
+    #[test]
+    fn ready_pods_stay_ready_while_a_change_rolls_out() {
+        let cfg = Config {
+            ready_delay: Duration::from_secs(60),
+            ..Config::default()
+        };
+        let shared = Shared::new(cfg.clone());
+        let mut st = shared.lock();
+        let def = st.def("apps", "v1", "deployments").unwrap();
+        let req = WriteReq {
+            def: def.clone(),
+            ns: "default".into(),
+            name: "web".into(),
+            sub: Sub::Main,
+            dry_run: false,
+            validation: FieldValidation::Strict,
+            manager: "t".into(),
+        };
+        let body = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "w"}}, "template": {"metadata": {"labels": {"app": "w"}}}}});
+        write(&mut st, &cfg, &req, WriteOp::Create(body)).unwrap();
+        let k = key(&def, "default", "web");
+        let status = |st: &State| st.store.get(&k).unwrap().value()["status"].clone();
+        assert_eq!(
+            status(&st)["readyReplicas"],
+            Value::Null,
+            "nothing ready before the delay"
+        );
+        // The delay passes for generation 1.
+        st.matured.insert((k.clone(), 1));
+        after_write(&mut st, &cfg, &def, &k);
+        assert_eq!(status(&st)["readyReplicas"], 4);
+        // Scale to 5: the 4 ready pods stay ready; 25 % may be unavailable, so still Available.
+        write(
+            &mut st,
+            &cfg,
+            &req,
+            WriteOp::Patch(PatchKind::Merge, json!({"spec": {"replicas": 5}})),
+        )
+        .unwrap();
+        let s = status(&st);
+        assert_eq!(
+            (
+                s["readyReplicas"].as_u64(),
+                s["observedGeneration"].as_u64()
+            ),
+            (Some(4), Some(2))
+        );
+        assert_eq!(s["conditions"][0]["status"], "True");
+        // The failure annotation takes everything down; removing it brings it back (delay passed).
+        st.matured.insert((k.clone(), 2));
+        write(
+            &mut st,
+            &cfg,
+            &req,
+            WriteOp::Patch(
+                PatchKind::Merge,
+                json!({"metadata": {"annotations": {FAIL_ANNOTATION: "true"}}}),
+            ),
+        )
+        .unwrap();
+        assert_eq!(status(&st)["conditions"][0]["status"], "False");
+        write(
+            &mut st,
+            &cfg,
+            &req,
+            WriteOp::Patch(
+                PatchKind::Merge,
+                json!({"metadata": {"annotations": {FAIL_ANNOTATION: null}}}),
+            ),
+        )
+        .unwrap();
+        assert_eq!(status(&st)["readyReplicas"], 5);
+    }
 }
