@@ -354,4 +354,46 @@ mod tests {
         assert_eq!(v["status"]["ok"], true);
         assert_eq!(v["metadata"]["managedFields"][0]["subresource"], "status");
     }
+
+    #[test]
+    fn crd_list_types_come_from_the_schema() {
+        let mut def = cm();
+        def.builtin = false;
+        def.schema = Some(std::sync::Arc::new(
+            json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "members": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"], "items": {"type": "object"}},
+            "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+            "order": {"type": "array", "items": {"type": "string"}}}}}}),
+        ));
+        let body = |members: Value, tags: Value, order: Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "t"}, "spec": {"members": members, "tags": tags, "order": order}});
+        let v1 = apply(
+            &def,
+            None,
+            &body(json!([{"name": "a"}]), json!(["x"]), json!(["1", "2"])),
+            "ops",
+            false,
+            Sub::Main,
+        )
+        .unwrap();
+        let v2 = apply(
+            &def,
+            Some(&v1),
+            &body(json!([{"name": "b"}]), json!(["y"]), json!(["3"])),
+            "ctl",
+            true,
+            Sub::Main,
+        )
+        .unwrap();
+        assert_eq!(
+            v2["spec"]["members"],
+            json!([{"name": "a"}, {"name": "b"}]),
+            "map lists merge by key"
+        );
+        assert_eq!(v2["spec"]["tags"], json!(["x", "y"]), "sets merge");
+        assert_eq!(
+            v2["spec"]["order"],
+            json!(["3"]),
+            "atomic lists are replaced (forced)"
+        );
+    }
 }
