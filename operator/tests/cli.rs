@@ -460,3 +460,32 @@ fn fifty_megabytes_of_garbage_fail_fast_from_a_file_and_from_stdin() {
         "{err}"
     );
 }
+
+#[test]
+fn unknown_fields_are_refused_not_ignored() {
+    // serde would drop the typo and leave the default (Retain) in force.
+    let typo =
+        example("minimal.yaml").replace("  tier: 500gb", "  tier: 500gb\n  deletionPolcy: Delete");
+    let err = fails("typo.yaml", &typo);
+    assert_all(
+        &err,
+        &[
+            "typo.yaml:10:",
+            "spec.deletionPolcy: unknown field",
+            "allowed here:",
+            "deletionPolicy",
+        ],
+    );
+    let nested = example("coteaux-bordelais.yaml").replace(
+        "    domain: croignon.fr",
+        "    domain: croignon.fr\n    mayor: Patrick",
+    );
+    assert_all(
+        &fails("nested.yaml", &nested),
+        &[
+            "nested.yaml:29:",
+            "spec.members[3].mayor: unknown field",
+            "displayName, domain, name",
+        ],
+    );
+}

@@ -98,6 +98,14 @@ pub enum CliError {
         error: Box<PlanError>,
     },
 
+    #[error("{source_name}:{line}: {field}: unknown field; allowed here: {allowed}")]
+    UnknownField {
+        source_name: String,
+        line: usize,
+        field: String,
+        allowed: String,
+    },
+
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }

@@ -149,6 +149,7 @@ fn parse_source(name: &str, text: &str, out: &mut Manifests) -> Result<(), CliEr
         match (head.api_version.as_deref(), head.kind.as_deref()) {
             (Some(API_VERSION), Some("ServiceCatalog")) => {
                 let c: ServiceCatalog = parse(doc, &origin)?;
+                reject_unknown_fields("ServiceCatalog", doc, &origin)?;
                 let n = named(&origin, "ServiceCatalog", c.metadata.name.as_deref())?;
                 if let Some((first, _, _)) = out
                     .catalogs
@@ -166,6 +167,7 @@ fn parse_source(name: &str, text: &str, out: &mut Manifests) -> Result<(), CliEr
             }
             (Some(API_VERSION), Some("Tenant")) => {
                 let t: Tenant = parse(doc, &origin)?;
+                reject_unknown_fields("Tenant", doc, &origin)?;
                 let n = named(&origin, "Tenant", t.metadata.name.as_deref())?;
                 if let Some((first, _, _)) = out
                     .tenants
@@ -194,6 +196,20 @@ fn parse_source(name: &str, text: &str, out: &mut Manifests) -> Result<(), CliEr
         }
     }
     Ok(())
+}
+
+fn reject_unknown_fields(kind: &str, doc: &str, origin: &Origin) -> Result<(), CliError> {
+    let value: serde_json::Value = parse(doc, origin)?;
+    match super::unknown_fields::first_unknown(kind, &value) {
+        None => Ok(()),
+        Some((field, allowed)) => Err(CliError::UnknownField {
+            source_name: origin.source.clone(),
+            line: super::yaml_path::line_of(doc, &field)
+                .map_or(origin.line, |l| origin.line + l - 1),
+            field,
+            allowed: allowed.join(", "),
+        }),
+    }
 }
 
 fn named<'a>(

@@ -8,6 +8,7 @@ pub mod input;
 pub mod plan;
 pub mod render;
 pub mod run;
+mod unknown_fields;
 mod yaml_path;
 
 pub use error::CliError;
