@@ -189,6 +189,12 @@ fn plan_json_reports_the_founding_contribution_and_allocations_within_tiers() {
                 .all(|z| z["serial"] == 1)
         );
     }
+    let yaml: Vec<Value> =
+        serde_saphyr::from_multiple(&ok(&["plan", "-f", "examples/", "-o", "yaml"])).unwrap();
+    assert_eq!(
+        &yaml, plans,
+        "plan -o yaml carries the same summaries as -o json"
+    );
     let sallebœuf = coteaux["zones"]
         .as_array()
         .unwrap()

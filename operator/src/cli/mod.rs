@@ -21,7 +21,7 @@ use input::Manifests;
 pub enum Format {
     /// Multi-document YAML (`render`) or a human summary (`plan`).
     Text,
-    /// YAML (`render` only; same as text).
+    /// YAML: the objects (`render`, same as text) or one summary document per tenant (`plan`).
     Yaml,
     /// JSON: a `v1/List` (`render`) or an array of tenant summaries (`plan`).
     Json,

@@ -105,7 +105,16 @@ pub fn write(
             }
             out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
         }
-        Format::Text | Format::Yaml => {
+        Format::Yaml => {
+            // One document per tenant, the same fields as JSON.
+            for plan in plans {
+                let yaml = serde_saphyr::to_string(&Summary::of(&plan))
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                out.write_all(b"---\n")?;
+                out.write_all(yaml.as_bytes())?;
+            }
+        }
+        Format::Text => {
             let mut total_objects = 0;
             let mut total_contribution = 0;
             let mut count = 0;
