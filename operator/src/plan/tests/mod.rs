@@ -1,7 +1,7 @@
 //! The plan fed with small YAML fixtures through the real `validate`, checking whole objects
 //! and the invariants every plan must keep.
 
-use std::net::IpAddr;
+mod inputs_and_validation;
 
 use serde_json::{Value, json};
 
@@ -32,7 +32,7 @@ spec:
     webTarget: {addresses: [192.0.2.1]}
 "#;
 
-const TENANT: &str = r#"
+pub(super) const TENANT: &str = r#"
 apiVersion: mutualis.io/v1alpha1
 kind: Tenant
 metadata: {name: villages}
@@ -47,19 +47,19 @@ spec:
   - {name: tresses, displayName: Tresses, domain: tresses.fr}
 "#;
 
-fn catalog() -> ServiceCatalog {
+pub(super) fn catalog() -> ServiceCatalog {
     serde_saphyr::from_str(CATALOG).unwrap()
 }
 
-fn tenant(yaml: &str) -> Tenant {
+pub(super) fn tenant(yaml: &str) -> Tenant {
     serde_saphyr::from_str(yaml).unwrap()
 }
 
-fn plan_of(yaml: &str, inputs: &PlanInputs) -> Plan {
+pub(super) fn plan_of(yaml: &str, inputs: &PlanInputs) -> Plan {
     build(&validate(&tenant(yaml), &catalog()).unwrap(), inputs)
 }
 
-fn find<'a>(p: &'a Plan, kind: &str, name: &str) -> &'a Object {
+pub(super) fn find<'a>(p: &'a Plan, kind: &str, name: &str) -> &'a Object {
     p.objects
         .iter()
         .find(|o| o.kind() == kind && o.name() == name)
@@ -316,118 +316,4 @@ fn the_plan_is_deterministic() {
     assert_eq!(a, b);
     let json = |p: &Plan| serde_json::to_string(&p.objects).unwrap();
     assert_eq!(json(&a), json(&b));
-}
-
-#[test]
-fn zones_follow_inputs_dkim_and_mail_addresses() {
-    let offline = plan_of(TENANT, &PlanInputs::default());
-    assert_eq!(offline.zones.len(), 3);
-    assert!(!offline.zones[0].text.contains("_domainkey"));
-    assert!(offline.notes.iter().any(|n| n.contains("DKIM")));
-    let inputs = PlanInputs {
-        dkim: Some(DkimPublicKey {
-            algorithm: "ed25519".into(),
-            public_key_base64: "MCowBQYDK2VwAyEA".into(),
-            selector: "mutualis".into(),
-        }),
-        previous_zones: offline.zone_versions(),
-        mail_addresses: vec!["198.51.100.7".parse::<IpAddr>().unwrap()],
-    };
-    let online = plan_of(TENANT, &inputs);
-    let primary = &online.zones[0].text;
-    assert!(primary.contains("mutualis._domainkey.villages.fr. 3600 IN TXT \"v=DKIM1; k=ed25519; p=MCowBQYDK2VwAyEA\""), "{primary}");
-    assert!(primary.contains("mail.villages.fr. 3600 IN A 198.51.100.7"));
-    assert!(
-        online.zones[1]
-            .text
-            .contains("mutualis._domainkey.xn--sallebuf-ptb.fr.")
-    );
-    assert!(
-        online.zones.iter().all(|z| z.version.serial == 2),
-        "content changed: serials rise"
-    );
-    let again = plan_of(
-        TENANT,
-        &PlanInputs {
-            previous_zones: online.zone_versions(),
-            ..inputs
-        },
-    );
-    assert!(
-        again.zones.iter().all(|z| z.version.serial == 2),
-        "unchanged: serials stay"
-    );
-    let cm = find(&again, "ConfigMap", "dns-zones");
-    let stored = ZoneVersions::from_annotations(cm.metadata().annotations.as_ref().unwrap());
-    assert_eq!(
-        stored,
-        again.zone_versions(),
-        "the reconciler reads back what the plan wrote"
-    );
-}
-
-#[test]
-fn disabled_services_have_no_objects_and_a_mail_less_domain_says_so() {
-    let off = TENANT.replace(
-        "  tier: small\n",
-        "  tier: small\n  services: {mail: false, nas: false}\n",
-    );
-    let p = plan_of(&off, &PlanInputs::default());
-    for o in &p.objects {
-        let service = &o.metadata().labels.as_ref().unwrap()[labels::SERVICE];
-        assert!(service != "mail" && service != "nas", "{}", o.name());
-    }
-    assert!(p.storage.volume(storage::MAIL_PVC).is_none());
-    let zone = &p.zones[0].text;
-    assert!(zone.contains("villages.fr. 3600 IN MX 0 ."), "{zone}");
-    assert!(zone.contains("\"v=spf1 -all\""));
-    assert!(p.endpoints.mail_host.is_none() && p.endpoints.nas.is_none());
-}
-
-#[test]
-fn validation_refuses_what_the_builders_cannot_handle() {
-    let cases = [
-        (
-            TENANT.replace("tier: small", "tier: huge"),
-            "spec.tier: \"huge\" is not a tier of ServiceCatalog \"test\"; allowed: \"small\"",
-        ),
-        (
-            TENANT.replace("domain: tresses.fr", "domain: villages.fr"),
-            "spec.members[1].domain: domain \"villages.fr\" is already used by spec.domain",
-        ),
-        (
-            TENANT.replace("domain: tresses.fr", "domain: SALLEBŒUF.fr"),
-            "spec.members[1].domain: domain \"SALLEBŒUF.fr\" is already used by spec.members[0].domain",
-        ),
-        (
-            TENANT.replace("name: tresses", "name: salleboeuf"),
-            "spec.members[1].name: member name \"salleboeuf\" is already used by spec.members[0].name",
-        ),
-        (
-            TENANT.replace("name: tresses", "name: Tresses"),
-            "spec.members[1].name: \"Tresses\" is not a valid Kubernetes name",
-        ),
-        (
-            TENANT.replace("displayName: Sallebœuf", "displayName: 東京"),
-            "spec.members[0].name: cannot derive a Kubernetes name from display name \"東京\"",
-        ),
-        (
-            TENANT.replace("domain: villages.fr", "domain: villages"),
-            "spec.domain: \"villages\" is not a valid domain (needs at least two labels)",
-        ),
-        (
-            TENANT.replace("catalogRef: test", "catalogRef: other"),
-            "spec.catalogRef: ServiceCatalog \"other\" not found",
-        ),
-        (
-            TENANT.replace("name: villages}", "name: Villages}"),
-            "metadata.name: \"Villages\" is not a valid Kubernetes name",
-        ),
-    ];
-    for (yaml, expected) in cases {
-        let err = validate(&tenant(&yaml), &catalog())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains(expected), "expected {expected:?} in {err:?}");
-    }
 }

@@ -1,0 +1,122 @@
+//! Zones against their inputs (DKIM key, previous serials, mail addresses), switched-off
+//! services, and what validation refuses.
+
+use std::net::IpAddr;
+
+use super::super::object::labels;
+use super::super::*;
+use super::{TENANT, catalog, find, plan_of, tenant};
+
+#[test]
+fn zones_follow_inputs_dkim_and_mail_addresses() {
+    let offline = plan_of(TENANT, &PlanInputs::default());
+    assert_eq!(offline.zones.len(), 3);
+    assert!(!offline.zones[0].text.contains("_domainkey"));
+    assert!(offline.notes.iter().any(|n| n.contains("DKIM")));
+    let inputs = PlanInputs {
+        dkim: Some(DkimPublicKey {
+            algorithm: "ed25519".into(),
+            public_key_base64: "MCowBQYDK2VwAyEA".into(),
+            selector: "mutualis".into(),
+        }),
+        previous_zones: offline.zone_versions(),
+        mail_addresses: vec!["198.51.100.7".parse::<IpAddr>().unwrap()],
+    };
+    let online = plan_of(TENANT, &inputs);
+    let primary = &online.zones[0].text;
+    assert!(primary.contains("mutualis._domainkey.villages.fr. 3600 IN TXT \"v=DKIM1; k=ed25519; p=MCowBQYDK2VwAyEA\""), "{primary}");
+    assert!(primary.contains("mail.villages.fr. 3600 IN A 198.51.100.7"));
+    assert!(
+        online.zones[1]
+            .text
+            .contains("mutualis._domainkey.xn--sallebuf-ptb.fr.")
+    );
+    assert!(
+        online.zones.iter().all(|z| z.version.serial == 2),
+        "content changed: serials rise"
+    );
+    let again = plan_of(
+        TENANT,
+        &PlanInputs {
+            previous_zones: online.zone_versions(),
+            ..inputs
+        },
+    );
+    assert!(
+        again.zones.iter().all(|z| z.version.serial == 2),
+        "unchanged: serials stay"
+    );
+    let cm = find(&again, "ConfigMap", "dns-zones");
+    let stored = ZoneVersions::from_annotations(cm.metadata().annotations.as_ref().unwrap());
+    assert_eq!(
+        stored,
+        again.zone_versions(),
+        "the reconciler reads back what the plan wrote"
+    );
+}
+
+#[test]
+fn disabled_services_have_no_objects_and_a_mail_less_domain_says_so() {
+    let off = TENANT.replace(
+        "  tier: small\n",
+        "  tier: small\n  services: {mail: false, nas: false}\n",
+    );
+    let p = plan_of(&off, &PlanInputs::default());
+    for o in &p.objects {
+        let service = &o.metadata().labels.as_ref().unwrap()[labels::SERVICE];
+        assert!(service != "mail" && service != "nas", "{}", o.name());
+    }
+    assert!(p.storage.volume(storage::MAIL_PVC).is_none());
+    let zone = &p.zones[0].text;
+    assert!(zone.contains("villages.fr. 3600 IN MX 0 ."), "{zone}");
+    assert!(zone.contains("\"v=spf1 -all\""));
+    assert!(p.endpoints.mail_host.is_none() && p.endpoints.nas.is_none());
+}
+
+#[test]
+fn validation_refuses_what_the_builders_cannot_handle() {
+    let cases = [
+        (
+            TENANT.replace("tier: small", "tier: huge"),
+            "spec.tier: \"huge\" is not a tier of ServiceCatalog \"test\"; allowed: \"small\"",
+        ),
+        (
+            TENANT.replace("domain: tresses.fr", "domain: villages.fr"),
+            "spec.members[1].domain: domain \"villages.fr\" is already used by spec.domain",
+        ),
+        (
+            TENANT.replace("domain: tresses.fr", "domain: SALLEBŒUF.fr"),
+            "spec.members[1].domain: domain \"SALLEBŒUF.fr\" is already used by spec.members[0].domain",
+        ),
+        (
+            TENANT.replace("name: tresses", "name: salleboeuf"),
+            "spec.members[1].name: member name \"salleboeuf\" is already used by spec.members[0].name",
+        ),
+        (
+            TENANT.replace("name: tresses", "name: Tresses"),
+            "spec.members[1].name: \"Tresses\" is not a valid Kubernetes name",
+        ),
+        (
+            TENANT.replace("displayName: Sallebœuf", "displayName: 東京"),
+            "spec.members[0].name: cannot derive a Kubernetes name from display name \"東京\"",
+        ),
+        (
+            TENANT.replace("domain: villages.fr", "domain: villages"),
+            "spec.domain: \"villages\" is not a valid domain (needs at least two labels)",
+        ),
+        (
+            TENANT.replace("catalogRef: test", "catalogRef: other"),
+            "spec.catalogRef: ServiceCatalog \"other\" not found",
+        ),
+        (
+            TENANT.replace("name: villages}", "name: Villages}"),
+            "metadata.name: \"Villages\" is not a valid Kubernetes name",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let err = validate(&tenant(&yaml), &catalog())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expected), "expected {expected:?} in {err:?}");
+    }
+}
