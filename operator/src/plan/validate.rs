@@ -165,7 +165,11 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
     let domain = parse_domain("spec.domain", &spec.domain)?;
     let mut seen_domains: BTreeMap<String, String> = BTreeMap::new();
     seen_domains.insert(domain.ascii.clone(), "spec.domain".into());
-    let mut seen_names: BTreeMap<String, String> = BTreeMap::new();
+    // The tenant's own NAS share and user carry its name: members cannot take it.
+    let mut seen_names: BTreeMap<String, String> = BTreeMap::from([(
+        name.clone(),
+        "metadata.name (the tenant's own share)".to_owned(),
+    )]);
     let mut members = Vec::with_capacity(spec.members.len());
     for (i, m) in spec.members.iter().enumerate() {
         let field = format!("spec.members[{i}]");

@@ -93,6 +93,10 @@ fn validation_refuses_what_the_builders_cannot_handle() {
             "spec.members[1].name: member name \"salleboeuf\" is already used by spec.members[0].name",
         ),
         (
+            TENANT.replace("name: tresses", "name: villages"),
+            "spec.members[1].name: member name \"villages\" is already used by metadata.name",
+        ),
+        (
             TENANT.replace("name: tresses", "name: Tresses"),
             "spec.members[1].name: \"Tresses\" is not a valid Kubernetes name",
         ),
