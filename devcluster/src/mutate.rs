@@ -73,18 +73,24 @@ pub fn mutate(
         .trim()
         .to_ascii_lowercase();
     if ct.contains("protobuf") || ct.contains("cbor") {
-        // kubectl's typed generators (`kubectl create configmap`) send protobuf: the few kinds
-        // they create are decoded, anything else is refused as by a server without protobuf.
-        let decoded = (verb == "create" && ct.contains("protobuf"))
+        // kubectl's typed generators (`kubectl create configmap`) and helm (its release
+        // Secrets, created then updated) send protobuf: the few kinds they write are decoded,
+        // anything else is refused as by a server without protobuf.
+        let decoded = (matches!(verb, "create" | "update") && ct.contains("protobuf"))
             .then(|| crate::proto::decode(&req.body))
             .flatten();
         let Some(obj) = decoded else {
             return Err(ApiError::unsupported_media(&ct));
         };
+        let create = verb == "create";
         let wreq = WriteReq {
             def: def.clone(),
             ns: ns.to_string(),
-            name: String::new(),
+            name: if create {
+                String::new()
+            } else {
+                req.route.name.clone().unwrap_or_default()
+            },
             sub: Sub::Main,
             dry_run,
             validation,
@@ -96,13 +102,18 @@ pub fn mutate(
                 .to_string(),
         };
         let mut st = shared.lock();
-        let out = crate::write::write(&mut st, &shared.config, &wreq, WriteOp::Create(obj));
+        let op = if create {
+            WriteOp::Create(obj)
+        } else {
+            WriteOp::Update(obj)
+        };
+        let out = crate::write::write(&mut st, &shared.config, &wreq, op);
         let (rv, timers) = (st.store.rv(), std::mem::take(&mut st.timers));
         drop(st);
         shared.after_commit(rv, timers);
         let out = out?;
         return Ok(response::bytes(
-            201,
+            if create { 201 } else { 200 },
             "application/json",
             render(def, &out.stored, Repr::Json, IncludeObject::Metadata),
             &out.warnings,
@@ -201,6 +212,9 @@ pub fn mutate(
 fn delete_opts(req: &Req) -> ApiResult<DeleteOpts> {
     let body: Value = if req.body.iter().all(u8::is_ascii_whitespace) {
         json!({})
+    } else if req.header("content-type").contains("protobuf") {
+        crate::proto::decode(&req.body)
+            .ok_or_else(|| ApiError::unsupported_media("application/vnd.kubernetes.protobuf"))?
     } else {
         serde_json::from_slice(&req.body).map_err(|e| {
             ApiError::bad_request(format!(

@@ -98,6 +98,8 @@ fn object_meta(b: &[u8]) -> Option<Value> {
             (1, Wire::Bytes(x)) => drop(m.insert("name".into(), text(x)?)),
             (2, Wire::Bytes(x)) => drop(m.insert("generateName".into(), text(x)?)),
             (3, Wire::Bytes(x)) => drop(m.insert("namespace".into(), text(x)?)),
+            // Sent on updates (helm rewrites its release Secret): optimistic concurrency.
+            (6, Wire::Bytes(x)) => drop(m.insert("resourceVersion".into(), text(x)?)),
             (11, Wire::Bytes(x)) => {
                 let (k, v) = entry(x)?;
                 labels.insert(k, text(v)?);
@@ -150,6 +152,9 @@ pub fn decode(body: &[u8]) -> Option<Value> {
     let (mut data, mut binary, mut string_data) = (Map::new(), Map::new(), Map::new());
     for (f, w) in fields(raw)? {
         match (kind.as_str(), f, w) {
+            // helm deletes its release Secrets with protobuf DeleteOptions.
+            ("DeleteOptions", 6, Wire::Bytes(x)) => obj["propagationPolicy"] = text(x)?,
+            ("DeleteOptions", _, _) => {}
             (_, 1, Wire::Bytes(x)) => obj["metadata"] = object_meta(x)?,
             ("ConfigMap", 2, Wire::Bytes(x)) => {
                 let (k, v) = entry(x)?;

@@ -140,6 +140,7 @@ const BUILTINS: &[Builtin] = &[
     b("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false, &[], false, false, false),
     b("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false, &[], false, false, false),
     b("coordination.k8s.io", "v1", "leases", "Lease", true, &[], false, false, false),
+    b("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true, &["pdb"], true, true, false),
     b("events.k8s.io", "v1", "events", "Event", true, &["ev"], false, false, false),
     b("storage.k8s.io", "v1", "storageclasses", "StorageClass", false, &["sc"], false, false, false),
     b("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false, &["crd", "crds"], true, true, false),

@@ -186,16 +186,13 @@ async fn coteaux_bordelais_becomes_ready_and_kubectl_shows_it() {
         .remove(0);
     let deployment = first.metadata.name.clone().unwrap();
     let planned = first.spec.as_ref().and_then(|s| s.replicas);
-    // (`kubectl scale` needs the /scale subresource, which the development cluster lacks.)
     env.kubectl_ok(&[
         "-n",
         &namespace,
-        "patch",
+        "scale",
         "deployment",
         &deployment,
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"replicas":7}}"#,
+        "--replicas=7",
     ])
     .await;
     env.eventually(
@@ -215,12 +212,17 @@ async fn coteaux_bordelais_becomes_ready_and_kubectl_shows_it() {
     // The health endpoints answer.
     assert_eq!(op.http_get("/healthz").await.map(|r| r.0), Some(200));
     assert_eq!(op.http_get("/readyz").await.map(|r| r.0), Some(200));
-    let (_, metrics) = op.http_get("/metrics").await.unwrap();
+    // The drift made the tenant briefly not ready; the gauge follows once it is Ready again.
+    env.wait_tenant(name, READY_TIMEOUT, "Ready after the drift", ready_now)
+        .await;
+    let ready_gauge = r#"mutualis_tenants{condition="Ready",status="True"} 1"#;
+    let metrics = env
+        .eventually(Duration::from_secs(10), "the Ready gauge", || async {
+            let (_, m) = op.http_get("/metrics").await?;
+            m.contains(ready_gauge).then_some(m)
+        })
+        .await;
     assert!(metrics.contains("mutualis_reconciles_total"), "{metrics}");
-    assert!(
-        metrics.contains(r#"mutualis_tenants{condition="Ready",status="True"} 1"#),
-        "{metrics}"
-    );
     harness::assert_rbac_covers(&env);
 }
 
