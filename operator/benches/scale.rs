@@ -65,10 +65,14 @@ fn cpu_seconds(pid: &str) -> Option<f64> {
 }
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
+    memory_kib(pid, "VmHWM:")
+}
+
+fn memory_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
+        .find(|l| l.starts_with(field))?
         .split_whitespace()
         .nth(1)?
         .parse()
@@ -166,7 +170,12 @@ async fn main() {
     };
     let resync_seconds = 20u64;
     let started = Instant::now();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mutualis"))
+    // MUTUALIS_BENCH_WRAP runs the operator under a profiler, e.g. "heaptrack -o /tmp/ht".
+    let wrap = std::env::var("MUTUALIS_BENCH_WRAP").unwrap_or_default();
+    let mut argv: Vec<String> = wrap.split_whitespace().map(str::to_owned).collect();
+    argv.push(env!("CARGO_BIN_EXE_mutualis").to_owned());
+    let mut child = tokio::process::Command::new(&argv[0])
+        .args(&argv[1..])
         .args([
             "run",
             "--leader-election=false",
@@ -233,6 +242,7 @@ async fn main() {
     let resync_reconciles = metric(http_port, "mutualis_reconciles_total").await - before;
     let idle_writes = operator_writes(&cluster);
     let rss = peak_rss_kib(pid);
+    let rss_now = memory_kib(pid, "VmRSS:");
     let operator_cpu = cpu_seconds(&pid.to_string());
     let cluster_cpu = cpu_seconds("self");
     let _ = child.kill().await;
@@ -265,5 +275,11 @@ async fn main() {
             kib as f64 / 1024.0
         ),
         None => println!("operator peak RSS               unavailable (/proc not readable)"),
+    }
+    if let Some(kib) = rss_now {
+        println!(
+            "operator RSS when idle          {:.1} MiB",
+            kib as f64 / 1024.0
+        );
     }
 }

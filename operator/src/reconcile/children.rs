@@ -11,10 +11,12 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret, Service,
+    ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    ResourceQuota, Secret, Service,
     ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
@@ -208,7 +210,7 @@ where
         watch_config(),
     )
     .default_backoff()
-    .modify(|o| o.metadata.managed_fields = None)
+    .modify(|o| slim(&mut o.metadata))
     .reflect(writer)
     .touched_objects()
     .filter_map({
@@ -227,6 +229,28 @@ where
     (cache, store, stream)
 }
 
+/// Keeps of a cached child's metadata what the reconciler reads: name, namespace, version,
+/// generation, deletion, our labels and annotations, and the owners' uids. Memory then grows
+/// with the number of children, not with their size (thousands per thousand tenants).
+pub fn slim(meta: &mut ObjectMeta) {
+    meta.managed_fields = None;
+    meta.uid = None;
+    meta.creation_timestamp = None;
+    meta.generate_name = None;
+    if let Some(labels) = meta.labels.as_mut() {
+        labels.retain(|k, _| k.starts_with("mutualis.io/"));
+    }
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.retain(|k, _| k.starts_with("mutualis.io/"));
+    }
+    for owner in meta.owner_references.iter_mut().flatten() {
+        // Only the uid is compared; the other fields are required strings, emptied.
+        owner.api_version = String::new();
+        owner.kind = String::new();
+        owner.name = String::new();
+    }
+}
+
 /// A whole-object cache of `K`, with `strip` removing what status does not need.
 fn object_cache<K>(
     client: &Client,
@@ -241,7 +265,7 @@ where
     let stream = watcher(Api::<K>::all(client.clone()), watch_config())
         .default_backoff()
         .modify(move |o: &mut K| {
-            o.meta_mut().managed_fields = None;
+            slim(o.meta_mut());
             strip(o);
         })
         .reflect(writer)
@@ -309,7 +333,13 @@ impl Children {
             records,
             |d| {
                 if let Some(spec) = d.spec.as_mut() {
-                    spec.template = Default::default();
+                    *spec = DeploymentSpec {
+                        replicas: spec.replicas,
+                        ..Default::default()
+                    };
+                }
+                if let Some(status) = d.status.as_mut() {
+                    status.conditions = None;
                 }
             },
         );
@@ -321,8 +351,13 @@ impl Children {
             records,
             |s| {
                 if let Some(spec) = s.spec.as_mut() {
-                    spec.template = Default::default();
-                    spec.volume_claim_templates = None;
+                    *spec = StatefulSetSpec {
+                        replicas: spec.replicas,
+                        ..Default::default()
+                    };
+                }
+                if let Some(status) = s.status.as_mut() {
+                    status.conditions = None;
                 }
             },
         );
@@ -341,7 +376,18 @@ impl Children {
             client,
             kind_of::<PersistentVolumeClaim>(true, R::Data, D::Hash),
             records,
-            |_| {},
+            |v| {
+                if let Some(spec) = v.spec.as_mut() {
+                    *spec = PersistentVolumeClaimSpec {
+                        resources: spec.resources.take(),
+                        ..Default::default()
+                    };
+                }
+                if let Some(status) = v.status.as_mut() {
+                    status.conditions = None;
+                    status.access_modes = None;
+                }
+            },
         );
         caches.push(cache);
         triggers.push(trigger);
