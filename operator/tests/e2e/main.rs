@@ -272,3 +272,52 @@ async fn a_failing_workload_turns_its_service_and_ready_false_then_back() {
     env.wait_tenant("camarsac", READY_TIMEOUT, "Ready again", ready_now)
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_quick_start_ends_with_every_example_ready() {
+    let readme = std::fs::read_to_string(harness::root().join("README.md")).unwrap();
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("cargo run --release -- dev"))
+        .expect("the README's main command is `mutualis dev`");
+    let args: Vec<&str> = line
+        .trim_start_matches("cargo run --release -- ")
+        .split_whitespace()
+        .collect();
+    assert!(args.contains(&"--exit-when-ready"), "{line}");
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    // A free port, so that the test does not depend on 6443 being free.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mutualis"))
+        .args(&args)
+        .args(["--port", "0", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{line} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (name, contribution) in [
+        ("coteaux-bordelais", "17938"),
+        ("saint-emilion", "5638"),
+        ("minimal", "7688"),
+    ] {
+        let row: Vec<&str> = stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in:\n{stdout}"))
+            .split_whitespace()
+            .collect();
+        assert_eq!(row[3], contribution, "{stdout}");
+        assert_eq!(row[4], "True", "{stdout}");
+    }
+    assert!(stdout.contains("kubectl get tenants"), "{stdout}");
+    assert!(
+        kubeconfig.is_file(),
+        "the kubeconfig for kubectl was written"
+    );
+}
