@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Client;
+use kube::Resource;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use sha2::{Digest, Sha256};
 
@@ -75,13 +76,13 @@ impl AppliedRecords {
                 .is_some_and(|r| r.resource_version.as_deref() == rv)
     }
 
-    fn record(&self, key: ChildKey, hash: String, obj: &DynamicObject) {
+    fn record(&self, key: ChildKey, hash: String, versions: Versions) {
         self.0.lock().expect("applied records lock").insert(
             key,
             Applied {
                 hash,
-                generation: obj.metadata.generation,
-                resource_version: obj.metadata.resource_version.clone(),
+                generation: versions.generation,
+                resource_version: versions.resource_version,
             },
         );
     }
@@ -125,13 +126,13 @@ pub async fn apply_objects(
     children: &Children,
     records: &AppliedRecords,
     owner: &OwnerReference,
-    objects: &[DynamicObject],
+    objects: Vec<DynamicObject>,
     on_write: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<ChildKey>> {
     let mut written = Vec::new();
-    for planned in objects {
-        let key = key_of(planned);
-        let api_version = planned
+    for mut obj in objects {
+        let key = key_of(&obj);
+        let api_version = obj
             .types
             .as_ref()
             .map(|t| t.api_version.as_str())
@@ -139,8 +140,8 @@ pub async fn apply_objects(
         let cache = children
             .cache(api_version, &key.kind)
             .ok_or_else(|| Error::UnmanagedKind(format!("{api_version}/{}", key.kind)))?;
-        let mut obj = planned.clone();
-        let hash = digest(planned);
+        // The digest of the object as planned, before the apply step's own additions.
+        let hash = digest(&obj);
         obj.metadata
             .annotations
             .get_or_insert_with(Default::default)
@@ -162,7 +163,7 @@ pub async fn apply_objects(
                 source,
             })?;
         on_write(&key.kind);
-        records.record(key.clone(), hash, &result);
+        records.record(key.clone(), hash, result);
         written.push(key);
     }
     Ok(written)
@@ -176,19 +177,43 @@ fn api_for(client: &Client, cache: &dyn ChildCache, namespace: Option<&str>) -> 
     }
 }
 
+/// The versions an apply answered with: all the apply step keeps of the returned object.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Versions {
+    generation: Option<i64>,
+    resource_version: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Answer {
+    metadata: Versions,
+}
+
+/// Server-side apply of `obj`. The answer is read into [`Versions`] only: decoding whole
+/// objects (managed fields included) would cost memory and time for nothing.
 async fn ssa(
     client: &Client,
     cache: &dyn ChildCache,
     obj: &DynamicObject,
-) -> Result<DynamicObject, kube::Error> {
-    let api = api_for(client, cache, obj.metadata.namespace.as_deref());
+) -> Result<Versions, kube::Error> {
+    let kind = cache.kind();
+    let namespace = obj
+        .metadata
+        .namespace
+        .as_deref()
+        .filter(|_| kind.namespaced);
+    let url = DynamicObject::url_path(&kind.resource, namespace);
     let name = obj.metadata.name.clone().unwrap_or_default();
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(obj),
-    )
-    .await
+    let request = kube::core::Request::new(url)
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(obj),
+        )
+        .map_err(kube::Error::BuildRequest)?;
+    let answer: Answer = client.request(request).await?;
+    Ok(answer.metadata)
 }
 
 /// Deletes `tenant`'s children that `keep` does not hold. Data and the namespace are spared

@@ -12,15 +12,14 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{
     ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    ResourceQuota, Secret, Service,
-    ServiceAccount,
+    ResourceQuota, Secret, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ApiResource, PartialObjectMeta};
 use kube::core::{Resource, ResourceExt};
 use kube::runtime::reflector::{self, ObjectRef, Store};

@@ -178,7 +178,7 @@ async fn realize(
                 &ctx.children,
                 &ctx.records,
                 &owner,
-                &objects,
+                objects,
                 &wrote,
             )
             .await
@@ -191,18 +191,26 @@ async fn realize(
         .iter()
         .take_while(|o| o.kind() == "Namespace")
         .count();
-    let dynamic = |plan: &Plan| -> Vec<DynamicObject> {
-        plan.objects.iter().map(|o| o.to_dynamic()).collect()
+    let dynamic = |plan: &Plan, range: std::ops::Range<usize>| -> Vec<DynamicObject> {
+        plan.objects[range].iter().map(|o| o.to_dynamic()).collect()
     };
-    apply(dynamic(&plan)[..split].to_vec()).await?;
+    apply(dynamic(&plan, 0..split)).await?;
     if let Some(dkim) = inputs::ensure_secrets(ctx, &name, &plan.secrets).await? {
         inputs.dkim = Some(dkim);
         plan = plan::build(validated, &inputs);
     }
-    let objects = dynamic(&plan);
-    apply(objects[split..].to_vec()).await?;
+    let rest = dynamic(&plan, split..plan.objects.len());
+    let mut keep: BTreeSet<ChildKey> = plan.objects[..split]
+        .iter()
+        .map(|o| ChildKey {
+            kind: o.kind().to_owned(),
+            namespace: o.namespace().map(str::to_owned),
+            name: o.name().to_owned(),
+        })
+        .collect();
+    keep.extend(rest.iter().map(apply::key_of));
+    apply(rest).await?;
 
-    let mut keep: BTreeSet<ChildKey> = objects.iter().map(apply::key_of).collect();
     keep.extend(plan.secrets.iter().map(|s| ChildKey {
         kind: "Secret".into(),
         namespace: Some(s.namespace.clone()),
