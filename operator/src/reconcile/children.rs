@@ -28,6 +28,7 @@ use kube::{Api, Client};
 use serde::de::DeserializeOwned;
 
 use super::apply::{AppliedRecords, ChildKey};
+use super::compact::CompactCache;
 use crate::api::Tenant;
 
 /// Label every child carries: which tenant it belongs to.
@@ -73,7 +74,9 @@ pub struct ChildKind {
 pub struct ChildMeta {
     pub namespace: Option<String>,
     pub name: String,
-    pub labels: BTreeMap<String, String>,
+    /// The `mutualis.io/tenant` label.
+    pub tenant: Option<String>,
+    /// mutualis' own annotations (`mutualis.io/...`).
     pub annotations: BTreeMap<String, String>,
     pub generation: Option<i64>,
     pub resource_version: Option<String>,
@@ -87,7 +90,7 @@ impl ChildMeta {
         ChildMeta {
             namespace: m.namespace.clone(),
             name: m.name.clone().unwrap_or_default(),
-            labels: m.labels.clone().unwrap_or_default(),
+            tenant: m.labels.as_ref().and_then(|l| l.get(TENANT_LABEL).cloned()),
             annotations: m.annotations.clone().unwrap_or_default(),
             generation: m.generation,
             resource_version: m.resource_version.clone(),
@@ -194,38 +197,40 @@ fn kind_of<K: Resource<DynamicType = ()>>(
     }
 }
 
-/// A metadata-only cache of `K` and the trigger stream that keeps it filled.
+/// A metadata-only, compact cache of `K` and the trigger stream that keeps it filled.
 fn metadata_cache<K>(
     client: &Client,
     kind: ChildKind,
     records: &Arc<AppliedRecords>,
-) -> (Arc<dyn ChildCache>, Store<PartialObjectMeta<K>>, Trigger)
+) -> (Arc<CompactCache>, Trigger)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    let (store, writer) = reflector::store::<PartialObjectMeta<K>>();
+    let cache = Arc::new(CompactCache::new(kind.clone()));
     let stream = watcher(
         Api::<PartialObjectMeta<K>>::all(client.clone()),
         watch_config(),
     )
     .default_backoff()
-    .modify(|o| slim(&mut o.metadata))
-    .reflect(writer)
-    .touched_objects()
     .filter_map({
+        let cache = cache.clone();
         let records = records.clone();
         let kind = kind.resource.kind.clone();
-        move |r| {
-            let trigger = r.ok().and_then(|o| trigger_for(&o, &kind, &records));
+        move |event| {
+            let trigger = event.ok().and_then(|event| {
+                cache.apply(&event);
+                match &event {
+                    watcher::Event::Apply(o)
+                    | watcher::Event::Delete(o)
+                    | watcher::Event::InitApply(o) => trigger_for(o, &kind, &records),
+                    watcher::Event::Init | watcher::Event::InitDone => None,
+                }
+            });
             async move { trigger }
         }
     })
     .boxed();
-    let cache = Arc::new(Cache {
-        kind,
-        store: store.clone(),
-    });
-    (cache, store, stream)
+    (cache, stream)
 }
 
 /// Keeps of a cached child's metadata what the reconciler reads: name, namespace, version,
@@ -254,7 +259,6 @@ pub fn slim(meta: &mut ObjectMeta) {
 fn object_cache<K>(
     client: &Client,
     kind: ChildKind,
-    records: &Arc<AppliedRecords>,
     strip: fn(&mut K),
 ) -> (Arc<dyn ChildCache>, Store<K>, Trigger)
 where
@@ -269,14 +273,10 @@ where
         })
         .reflect(writer)
         .touched_objects()
-        .filter_map({
-            let records = records.clone();
-            let kind = kind.resource.kind.clone();
-            move |r| {
-                let trigger = r.ok().and_then(|o| trigger_for(&o, &kind, &records));
-                async move { trigger }
-            }
-        })
+        // Every change counts here, our own writes included: the answer to a write may
+        // already carry a new status (a scaled-down Deployment is available at once), and
+        // status is what these caches are for.
+        .filter_map(|r| async move { r.ok().and_then(|o| tenant_of(o.labels())) })
         .boxed();
     let cache = Arc::new(Cache {
         kind,
@@ -293,8 +293,8 @@ pub struct Children {
     pub statefulsets: Store<StatefulSet>,
     pub volumes: Store<PersistentVolumeClaim>,
     pub services: Store<Service>,
-    pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
-    pub secrets: Store<PartialObjectMeta<Secret>>,
+    pub config_maps: Arc<CompactCache>,
+    pub secrets: Arc<CompactCache>,
 }
 
 impl Children {
@@ -307,11 +307,11 @@ impl Children {
         let mut triggers = Vec::new();
         macro_rules! meta {
             ($k:ty, $ns:expr, $ret:expr, $drift:expr) => {{
-                let (cache, store, trigger) =
+                let (cache, trigger) =
                     metadata_cache::<$k>(client, kind_of::<$k>($ns, $ret, $drift), records);
-                caches.push(cache);
+                caches.push(cache.clone() as Arc<dyn ChildCache>);
                 triggers.push(trigger);
-                store
+                cache
             }};
         }
         meta!(Namespace, false, R::Namespace, D::Hash);
@@ -329,7 +329,6 @@ impl Children {
         let (cache, deployments, trigger) = object_cache::<Deployment>(
             client,
             kind_of::<Deployment>(true, R::Owned, D::Generation),
-            records,
             |d| {
                 if let Some(spec) = d.spec.as_mut() {
                     *spec = DeploymentSpec {
@@ -347,7 +346,6 @@ impl Children {
         let (cache, statefulsets, trigger) = object_cache::<StatefulSet>(
             client,
             kind_of::<StatefulSet>(true, R::Owned, D::Generation),
-            records,
             |s| {
                 if let Some(spec) = s.spec.as_mut() {
                     *spec = StatefulSetSpec {
@@ -363,18 +361,15 @@ impl Children {
         caches.push(cache);
         triggers.push(trigger);
         // Services are kept for their load-balancer address (the mail host's DNS records).
-        let (cache, services, trigger) = object_cache::<Service>(
-            client,
-            kind_of::<Service>(true, R::Owned, D::Hash),
-            records,
-            |s| s.spec = None,
-        );
+        let (cache, services, trigger) =
+            object_cache::<Service>(client, kind_of::<Service>(true, R::Owned, D::Hash), |s| {
+                s.spec = None
+            });
         caches.push(cache);
         triggers.push(trigger);
         let (cache, volumes, trigger) = object_cache::<PersistentVolumeClaim>(
             client,
             kind_of::<PersistentVolumeClaim>(true, R::Data, D::Hash),
-            records,
             |v| {
                 if let Some(spec) = v.spec.as_mut() {
                     *spec = PersistentVolumeClaimSpec {

@@ -7,9 +7,10 @@ use std::net::IpAddr;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Secret, Service};
-use kube::api::{Api, ObjectMeta, PartialObjectMeta, PostParams};
+use kube::api::{Api, ObjectMeta, PostParams};
 use kube::runtime::reflector::ObjectRef;
 
+use super::children::{ChildCache, ChildMeta};
 use super::controller::Context;
 use super::credentials;
 use super::error::Result;
@@ -24,12 +25,8 @@ use crate::plan::{
 /// its metadata cache (the key is public: it is published in DNS).
 pub const DKIM_PUBLIC_KEY_ANNOTATION: &str = "mutualis.io/dkim-public-key";
 
-fn dkim_of(secret: &PartialObjectMeta<Secret>) -> Option<DkimPublicKey> {
-    let key = secret
-        .metadata
-        .annotations
-        .as_ref()?
-        .get(DKIM_PUBLIC_KEY_ANNOTATION)?;
+fn dkim_of(secret: &ChildMeta) -> Option<DkimPublicKey> {
+    let key = secret.annotations.get(DKIM_PUBLIC_KEY_ANNOTATION)?;
     Some(DkimPublicKey {
         algorithm: "ed25519".into(),
         public_key_base64: key.clone(),
@@ -43,7 +40,7 @@ pub fn observe(ctx: &Context, namespace: &str, draft: Option<&Plan>) -> PlanInpu
     let dkim = ctx
         .children
         .secrets
-        .get(&ObjectRef::new(DKIM_SECRET).within(namespace))
+        .get(Some(namespace), DKIM_SECRET)
         .and_then(|s| dkim_of(&s));
     let Some(draft) = draft else {
         return PlanInputs {
@@ -57,13 +54,8 @@ pub fn observe(ctx: &Context, namespace: &str, draft: Option<&Plan>) -> PlanInpu
             .as_ref()
             .is_some_and(|a| a.contains_key(ZONE_VERSIONS_ANNOTATION))
     })
-    .and_then(|name| {
-        ctx.children
-            .config_maps
-            .get(&ObjectRef::new(&name).within(namespace))
-    })
-    .and_then(|cm| cm.metadata.annotations.clone())
-    .map(|a| ZoneVersions::from_annotations(&a))
+    .and_then(|name| ctx.children.config_maps.get(Some(namespace), &name))
+    .map(|cm| ZoneVersions::from_annotations(&cm.annotations))
     .unwrap_or_default();
     let mail_addresses = named(draft, "Service", |o| {
         o.metadata()
@@ -117,8 +109,12 @@ pub async fn ensure_secrets(
 ) -> Result<Option<DkimPublicKey>> {
     let mut dkim_created = None;
     for request in requests {
-        let key = ObjectRef::new(&request.name).within(&request.namespace);
-        if ctx.children.secrets.get(&key).is_some() {
+        if ctx
+            .children
+            .secrets
+            .get(Some(&request.namespace), &request.name)
+            .is_some()
+        {
             continue;
         }
         let mut data = BTreeMap::new();

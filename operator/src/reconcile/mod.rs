@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod children;
 pub mod cleanup;
+pub mod compact;
 pub mod controller;
 pub mod credentials;
 pub mod error;
