@@ -1,28 +1,26 @@
 //! The kinds of objects a tenant's plan creates, and the operator's caches of them.
 //!
-//! Every child kind is watched once, cluster-wide, filtered by the `managed-by` label. Most are
-//! watched as metadata only (memory does not grow with the children's size); the three whose
-//! state feeds the tenant's status (Deployments, StatefulSets, PersistentVolumeClaims) are kept
-//! whole but stripped of what status does not need. Reconciles read these caches, never the API.
+//! Every child kind is watched once, cluster-wide, filtered by the `managed-by` label, into a
+//! compact cache (see `compact`): most kinds as metadata only; the four whose state feeds the
+//! tenant's status (Deployments, StatefulSets, PersistentVolumeClaims, Services) are watched
+//! whole but only a few fields of them are kept. Reconciles read these caches, never the API.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use futures::FutureExt;
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    ResourceQuota, Secret, Service, ServiceAccount,
+    ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret, Service,
+    ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ApiResource, PartialObjectMeta};
 use kube::core::{Resource, ResourceExt};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use serde::de::DeserializeOwned;
@@ -84,27 +82,6 @@ pub struct ChildMeta {
     pub deleting: bool,
 }
 
-impl ChildMeta {
-    fn of<K: Resource>(obj: &K) -> Self {
-        let m = obj.meta();
-        ChildMeta {
-            namespace: m.namespace.clone(),
-            name: m.name.clone().unwrap_or_default(),
-            tenant: m.labels.as_ref().and_then(|l| l.get(TENANT_LABEL).cloned()),
-            annotations: m.annotations.clone().unwrap_or_default(),
-            generation: m.generation,
-            resource_version: m.resource_version.clone(),
-            owner_uids: m
-                .owner_references
-                .iter()
-                .flatten()
-                .map(|o| o.uid.clone())
-                .collect(),
-            deleting: m.deletion_timestamp.is_some(),
-        }
-    }
-}
-
 /// A cache of one child kind, whatever the cached representation.
 pub trait ChildCache: Send + Sync {
     fn kind(&self) -> &ChildKind;
@@ -113,46 +90,6 @@ pub trait ChildCache: Send + Sync {
     fn of_tenant(&self, tenant: &str) -> Vec<ChildMeta>;
     /// Resolves once the cache has had its initial list (false if its writer is gone).
     fn ready(&self) -> futures::future::BoxFuture<'static, bool>;
-}
-
-struct Cache<K>
-where
-    K: Resource + Clone + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone,
-{
-    kind: ChildKind,
-    store: Store<K>,
-}
-
-impl<K> ChildCache for Cache<K>
-where
-    K: Resource + Clone + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
-{
-    fn kind(&self) -> &ChildKind {
-        &self.kind
-    }
-
-    fn get(&self, namespace: Option<&str>, name: &str) -> Option<ChildMeta> {
-        let mut key = ObjectRef::<K>::new(name);
-        if let Some(ns) = namespace {
-            key = key.within(ns);
-        }
-        self.store.get(&key).map(|o| ChildMeta::of(o.as_ref()))
-    }
-
-    fn of_tenant(&self, tenant: &str) -> Vec<ChildMeta> {
-        self.store
-            .state_filter(|o| o.labels().get(TENANT_LABEL).map(String::as_str) == Some(tenant))
-            .iter()
-            .map(|o| ChildMeta::of(o.as_ref()))
-            .collect()
-    }
-
-    fn ready(&self) -> futures::future::BoxFuture<'static, bool> {
-        let store = self.store.clone();
-        async move { store.wait_until_ready().await.is_ok() }.boxed()
-    }
 }
 
 /// A trigger stream: one item per child change, mapped to its tenant by label.
@@ -197,102 +134,130 @@ fn kind_of<K: Resource<DynamicType = ()>>(
     }
 }
 
-/// A metadata-only, compact cache of `K` and the trigger stream that keeps it filled.
-fn metadata_cache<K>(
-    client: &Client,
+/// A compact cache of the children of kind `K` (as watched: whole, or `PartialObjectMeta`),
+/// keeping `state(object)` of each, and the trigger stream that keeps it filled. With
+/// `own_writes_trigger` false, the watch event of our own last apply does not trigger a
+/// reconcile; it must stay true where the API server's answer to a write may already carry
+/// a new status (a scaled-down Deployment is available at once).
+fn compact_cache<K, X>(
+    api: Api<K>,
     kind: ChildKind,
     records: &Arc<AppliedRecords>,
-) -> (Arc<CompactCache>, Trigger)
+    own_writes_trigger: bool,
+    state: fn(&K) -> X,
+) -> (Arc<CompactCache<X>>, Trigger)
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    X: Clone + Send + Sync + 'static,
 {
     let cache = Arc::new(CompactCache::new(kind.clone()));
-    let stream = watcher(
-        Api::<PartialObjectMeta<K>>::all(client.clone()),
-        watch_config(),
-    )
-    .default_backoff()
-    .filter_map({
-        let cache = cache.clone();
-        let records = records.clone();
-        let kind = kind.resource.kind.clone();
-        move |event| {
-            let trigger = event.ok().and_then(|event| {
-                cache.apply(&event);
-                match &event {
-                    watcher::Event::Apply(o)
-                    | watcher::Event::Delete(o)
-                    | watcher::Event::InitApply(o) => trigger_for(o, &kind, &records),
-                    watcher::Event::Init | watcher::Event::InitDone => None,
-                }
-            });
-            async move { trigger }
-        }
-    })
-    .boxed();
+    let stream = watcher(api, watch_config())
+        .default_backoff()
+        .filter_map({
+            let cache = cache.clone();
+            let records = records.clone();
+            let kind = kind.resource.kind.clone();
+            move |event| {
+                let trigger = event.ok().and_then(|event| {
+                    cache.apply(&event, state);
+                    match &event {
+                        watcher::Event::Apply(o)
+                        | watcher::Event::Delete(o)
+                        | watcher::Event::InitApply(o) => {
+                            if own_writes_trigger {
+                                tenant_of(o.labels())
+                            } else {
+                                trigger_for(o, &kind, &records)
+                            }
+                        }
+                        watcher::Event::Init | watcher::Event::InitDone => None,
+                    }
+                });
+                async move { trigger }
+            }
+        })
+        .boxed();
     (cache, stream)
 }
 
-/// Keeps of a cached child's metadata what the reconciler reads: name, namespace, version,
-/// generation, deletion, our labels and annotations, and the owners' uids. Memory then grows
-/// with the number of children, not with their size (thousands per thousand tenants).
-pub fn slim(meta: &mut ObjectMeta) {
-    meta.managed_fields = None;
-    meta.uid = None;
-    meta.creation_timestamp = None;
-    meta.generate_name = None;
-    if let Some(labels) = meta.labels.as_mut() {
-        labels.retain(|k, _| k.starts_with("mutualis.io/"));
-    }
-    if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.retain(|k, _| k.starts_with("mutualis.io/"));
-    }
-    for owner in meta.owner_references.iter_mut().flatten() {
-        // Only the uid is compared; the other fields are required strings, emptied.
-        owner.api_version = String::new();
-        owner.kind = String::new();
-        owner.name = String::new();
+/// What status reads of a Deployment or StatefulSet.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkloadState {
+    pub replicas: i32,
+    /// Available (Deployment) or ready (StatefulSet) replicas.
+    pub ready: i32,
+    pub generation: Option<i64>,
+    pub observed_generation: Option<i64>,
+}
+
+/// What the reconciler reads of a PersistentVolumeClaim.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VolumeState {
+    /// `spec.resources.requests.storage`.
+    pub requested: Option<String>,
+    pub phase: Option<String>,
+    /// `status.capacity.storage`.
+    pub capacity: Option<String>,
+}
+
+fn deployment_state(d: &Deployment) -> WorkloadState {
+    let status = d.status.as_ref();
+    WorkloadState {
+        replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+        ready: status.and_then(|s| s.available_replicas).unwrap_or(0),
+        generation: d.metadata.generation,
+        observed_generation: status.and_then(|s| s.observed_generation),
     }
 }
 
-/// A whole-object cache of `K`, with `strip` removing what status does not need.
-fn object_cache<K>(
-    client: &Client,
-    kind: ChildKind,
-    strip: fn(&mut K),
-) -> (Arc<dyn ChildCache>, Store<K>, Trigger)
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-{
-    let (store, writer) = reflector::store::<K>();
-    let stream = watcher(Api::<K>::all(client.clone()), watch_config())
-        .default_backoff()
-        .modify(move |o: &mut K| {
-            slim(o.meta_mut());
-            strip(o);
-        })
-        .reflect(writer)
-        .touched_objects()
-        // Every change counts here, our own writes included: the answer to a write may
-        // already carry a new status (a scaled-down Deployment is available at once), and
-        // status is what these caches are for.
-        .filter_map(|r| async move { r.ok().and_then(|o| tenant_of(o.labels())) })
-        .boxed();
-    let cache = Arc::new(Cache {
-        kind,
-        store: store.clone(),
-    });
-    (cache, store, stream)
+fn statefulset_state(s: &StatefulSet) -> WorkloadState {
+    let status = s.status.as_ref();
+    WorkloadState {
+        replicas: s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+        ready: status.and_then(|s| s.ready_replicas).unwrap_or(0),
+        generation: s.metadata.generation,
+        observed_generation: status.and_then(|s| s.observed_generation),
+    }
+}
+
+fn volume_state(v: &PersistentVolumeClaim) -> VolumeState {
+    let storage = |m: Option<
+        &BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+    >| { m.and_then(|m| m.get("storage")).map(|q| q.0.clone()) };
+    VolumeState {
+        requested: storage(
+            v.spec
+                .as_ref()
+                .and_then(|s| s.resources.as_ref())
+                .and_then(|r| r.requests.as_ref()),
+        ),
+        phase: v.status.as_ref().and_then(|s| s.phase.clone()),
+        capacity: storage(v.status.as_ref().and_then(|s| s.capacity.as_ref())),
+    }
+}
+
+/// The load-balancer addresses of a Service (the mail host's DNS records).
+fn service_addresses(s: &Service) -> Vec<std::net::IpAddr> {
+    let mut out: Vec<std::net::IpAddr> = s
+        .status
+        .iter()
+        .flat_map(|s| s.load_balancer.iter())
+        .flat_map(|lb| lb.ingress.iter().flatten())
+        .filter_map(|i| i.ip.as_deref()?.parse().ok())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Every cache the reconciler reads.
 #[derive(Clone)]
 pub struct Children {
     caches: Vec<Arc<dyn ChildCache>>,
-    pub deployments: Store<Deployment>,
-    pub statefulsets: Store<StatefulSet>,
-    pub volumes: Store<PersistentVolumeClaim>,
-    pub services: Store<Service>,
+    pub deployments: Arc<CompactCache<WorkloadState>>,
+    pub statefulsets: Arc<CompactCache<WorkloadState>>,
+    pub volumes: Arc<CompactCache<VolumeState>>,
+    pub services: Arc<CompactCache<Vec<std::net::IpAddr>>>,
     pub config_maps: Arc<CompactCache>,
     pub secrets: Arc<CompactCache>,
 }
@@ -307,8 +272,27 @@ impl Children {
         let mut triggers = Vec::new();
         macro_rules! meta {
             ($k:ty, $ns:expr, $ret:expr, $drift:expr) => {{
-                let (cache, trigger) =
-                    metadata_cache::<$k>(client, kind_of::<$k>($ns, $ret, $drift), records);
+                let (cache, trigger) = compact_cache(
+                    Api::<PartialObjectMeta<$k>>::all(client.clone()),
+                    kind_of::<$k>($ns, $ret, $drift),
+                    records,
+                    false,
+                    |_| (),
+                );
+                caches.push(cache.clone() as Arc<dyn ChildCache>);
+                triggers.push(trigger);
+                cache
+            }};
+        }
+        macro_rules! whole {
+            ($k:ty, $ns:expr, $ret:expr, $drift:expr, $state:expr) => {{
+                let (cache, trigger) = compact_cache(
+                    Api::<$k>::all(client.clone()),
+                    kind_of::<$k>($ns, $ret, $drift),
+                    records,
+                    true,
+                    $state,
+                );
                 caches.push(cache.clone() as Arc<dyn ChildCache>);
                 triggers.push(trigger);
                 cache
@@ -325,66 +309,16 @@ impl Children {
         let secrets = meta!(Secret, true, R::Data, D::ResourceVersion);
         meta!(Ingress, true, R::Owned, D::Hash);
         meta!(CronJob, true, R::Owned, D::Generation);
-
-        let (cache, deployments, trigger) = object_cache::<Deployment>(
-            client,
-            kind_of::<Deployment>(true, R::Owned, D::Generation),
-            |d| {
-                if let Some(spec) = d.spec.as_mut() {
-                    *spec = DeploymentSpec {
-                        replicas: spec.replicas,
-                        ..Default::default()
-                    };
-                }
-                if let Some(status) = d.status.as_mut() {
-                    status.conditions = None;
-                }
-            },
+        let deployments = whole!(Deployment, true, R::Owned, D::Generation, deployment_state);
+        let statefulsets = whole!(
+            StatefulSet,
+            true,
+            R::Owned,
+            D::Generation,
+            statefulset_state
         );
-        caches.push(cache);
-        triggers.push(trigger);
-        let (cache, statefulsets, trigger) = object_cache::<StatefulSet>(
-            client,
-            kind_of::<StatefulSet>(true, R::Owned, D::Generation),
-            |s| {
-                if let Some(spec) = s.spec.as_mut() {
-                    *spec = StatefulSetSpec {
-                        replicas: spec.replicas,
-                        ..Default::default()
-                    };
-                }
-                if let Some(status) = s.status.as_mut() {
-                    status.conditions = None;
-                }
-            },
-        );
-        caches.push(cache);
-        triggers.push(trigger);
-        // Services are kept for their load-balancer address (the mail host's DNS records).
-        let (cache, services, trigger) =
-            object_cache::<Service>(client, kind_of::<Service>(true, R::Owned, D::Hash), |s| {
-                s.spec = None
-            });
-        caches.push(cache);
-        triggers.push(trigger);
-        let (cache, volumes, trigger) = object_cache::<PersistentVolumeClaim>(
-            client,
-            kind_of::<PersistentVolumeClaim>(true, R::Data, D::Hash),
-            |v| {
-                if let Some(spec) = v.spec.as_mut() {
-                    *spec = PersistentVolumeClaimSpec {
-                        resources: spec.resources.take(),
-                        ..Default::default()
-                    };
-                }
-                if let Some(status) = v.status.as_mut() {
-                    status.conditions = None;
-                    status.access_modes = None;
-                }
-            },
-        );
-        caches.push(cache);
-        triggers.push(trigger);
+        let services = whole!(Service, true, R::Owned, D::Hash, service_addresses);
+        let volumes = whole!(PersistentVolumeClaim, true, R::Data, D::Hash, volume_state);
 
         (
             Children {

@@ -1,15 +1,15 @@
-//! A compact cache of children watched as metadata only. kube-runtime's `Store` would keep a
-//! whole `ObjectMeta` per object (two B-tree maps, uid, timestamps: about 2 KiB); the reconciler
-//! needs a tenth of that: the tenant, mutualis' own annotations, the versions, the owners' uids
-//! and whether the object is being deleted. At a thousand tenants that is tens of thousands of
-//! objects, so the difference is most of the operator's memory.
+//! A compact cache of children. kube-runtime's `Store` would keep a whole object per child
+//! (an `ObjectMeta` alone is two B-tree maps, uid, timestamps: about 2 KiB); the reconciler
+//! needs a tenth of that: the tenant, mutualis' own annotations, the versions, the owners' uids,
+//! whether the object is being deleted, and for a few kinds a small state `X` taken from the
+//! object (a workload's ready replicas, a volume's size). At a thousand tenants that is tens of
+//! thousands of objects, so the difference is most of the operator's memory.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use kube::api::PartialObjectMeta;
 use kube::core::Resource;
 use kube::runtime::watcher::Event;
 use tokio::sync::watch;
@@ -20,29 +20,31 @@ use super::children::{ChildCache, ChildKind, ChildMeta, TENANT_LABEL};
 const OURS: &str = "mutualis.io/";
 
 #[derive(Debug)]
-struct Entry {
+struct Entry<X> {
     tenant: Option<Arc<str>>,
     annotations: Box<[(Box<str>, Box<str>)]>,
     generation: Option<i64>,
     resource_version: Option<Box<str>>,
     owner_uids: Box<[Box<str>]>,
     deleting: bool,
+    state: X,
 }
 
 type Key = (Option<Box<str>>, Box<str>);
 
-/// The compact cache of one kind, filled from its metadata watch events.
-pub struct CompactCache {
+/// The compact cache of one kind, filled from its watch events; `X` is the state kept of each
+/// object beyond its metadata (`()` for metadata-only kinds).
+pub struct CompactCache<X = ()> {
     kind: ChildKind,
-    objects: RwLock<HashMap<Key, Entry>>,
+    objects: RwLock<HashMap<Key, Entry<X>>>,
     /// Objects of a re-list in progress, swapped in when it ends.
-    relist: std::sync::Mutex<Option<HashMap<Key, Entry>>>,
+    relist: std::sync::Mutex<Option<HashMap<Key, Entry<X>>>>,
     /// Tenant names, shared between entries.
     tenants: std::sync::Mutex<HashMap<Box<str>, Arc<str>>>,
     ready_tx: watch::Sender<bool>,
 }
 
-impl CompactCache {
+impl<X: Clone> CompactCache<X> {
     pub fn new(kind: ChildKind) -> Self {
         CompactCache {
             kind,
@@ -53,8 +55,8 @@ impl CompactCache {
         }
     }
 
-    fn entry<K: Resource>(&self, obj: &PartialObjectMeta<K>) -> (Key, Entry) {
-        let m = &obj.metadata;
+    fn entry<K: Resource>(&self, obj: &K, state: X) -> (Key, Entry<X>) {
+        let m = obj.meta();
         let tenant = m
             .labels
             .as_ref()
@@ -90,24 +92,25 @@ impl CompactCache {
             resource_version: m.resource_version.as_deref().map(Into::into),
             owner_uids,
             deleting: m.deletion_timestamp.is_some(),
+            state,
         };
         (key, entry)
     }
 
-    /// Folds one watch event into the cache.
-    pub fn apply<K: Resource>(&self, event: &Event<PartialObjectMeta<K>>) {
+    /// Folds one watch event into the cache, keeping `state(object)` of each object.
+    pub fn apply<K: Resource>(&self, event: &Event<K>, state: impl Fn(&K) -> X) {
         match event {
             Event::Apply(obj) => {
-                let (key, entry) = self.entry(obj);
+                let (key, entry) = self.entry(obj, state(obj));
                 self.objects.write().expect("cache lock").insert(key, entry);
             }
             Event::Delete(obj) => {
-                let (key, _) = self.entry(obj);
+                let (key, _) = self.entry(obj, state(obj));
                 self.objects.write().expect("cache lock").remove(&key);
             }
             Event::Init => *self.relist.lock().expect("relist lock") = Some(HashMap::new()),
             Event::InitApply(obj) => {
-                let (key, entry) = self.entry(obj);
+                let (key, entry) = self.entry(obj, state(obj));
                 if let Some(buffer) = self.relist.lock().expect("relist lock").as_mut() {
                     buffer.insert(key, entry);
                 }
@@ -121,7 +124,14 @@ impl CompactCache {
         }
     }
 
-    fn meta(key: &Key, e: &Entry) -> ChildMeta {
+    /// The state kept of an object, if it is cached.
+    pub fn state(&self, namespace: Option<&str>, name: &str) -> Option<X> {
+        let key: Key = (namespace.map(Into::into), name.into());
+        let objects = self.objects.read().expect("cache lock");
+        objects.get(&key).map(|e| e.state.clone())
+    }
+
+    fn meta(key: &Key, e: &Entry<X>) -> ChildMeta {
         ChildMeta {
             namespace: key.0.as_deref().map(str::to_owned),
             name: key.1.to_string(),
@@ -139,7 +149,7 @@ impl CompactCache {
     }
 }
 
-impl ChildCache for CompactCache {
+impl<X: Clone + Send + Sync> ChildCache for CompactCache<X> {
     fn kind(&self) -> &ChildKind {
         &self.kind
     }
@@ -171,7 +181,7 @@ mod tests {
     use k8s_openapi::api::core::v1::ConfigMap;
     use kube::api::ApiResource;
 
-    fn meta(name: &str, tenant: &str, rv: &str) -> PartialObjectMeta<ConfigMap> {
+    fn meta(name: &str, tenant: &str, rv: &str) -> kube::api::PartialObjectMeta<ConfigMap> {
         serde_json::from_value(serde_json::json!({
             "apiVersion": "meta.k8s.io/v1",
             "kind": "PartialObjectMetadata",
@@ -189,18 +199,22 @@ mod tests {
     }
 
     fn cache() -> CompactCache {
-        CompactCache::new(ChildKind {
+        CompactCache::<()>::new(kind())
+    }
+
+    fn kind() -> ChildKind {
+        ChildKind {
             resource: ApiResource::erase::<ConfigMap>(&()),
             namespaced: true,
             retention: super::super::children::Retention::Owned,
             drift: super::super::children::DriftSignal::ResourceVersion,
-        })
+        }
     }
 
     #[test]
     fn keeps_what_the_reconciler_reads_and_only_that() {
         let c = cache();
-        c.apply(&Event::Apply(meta("zones", "tresses", "7")));
+        c.apply(&Event::Apply(meta("zones", "tresses", "7")), |_| ());
         let m = c.get(Some("mutualis-tresses"), "zones").unwrap();
         assert_eq!(m.tenant.as_deref(), Some("tresses"));
         assert_eq!(m.resource_version.as_deref(), Some("7"));
@@ -211,7 +225,7 @@ mod tests {
         );
         assert_eq!(c.of_tenant("tresses").len(), 1);
         assert!(c.of_tenant("pompignac").is_empty());
-        c.apply(&Event::Delete(meta("zones", "tresses", "8")));
+        c.apply(&Event::Delete(meta("zones", "tresses", "8")), |_| ());
         assert!(c.get(Some("mutualis-tresses"), "zones").is_none());
     }
 
@@ -219,14 +233,20 @@ mod tests {
     fn a_relist_replaces_the_contents_and_makes_the_cache_ready() {
         let c = cache();
         assert!(c.ready().now_or_never().is_none());
-        c.apply(&Event::Apply(meta("gone", "tresses", "1")));
-        c.apply::<ConfigMap>(&Event::Init);
-        c.apply(&Event::InitApply(meta("kept", "tresses", "2")));
+        c.apply(&Event::Apply(meta("gone", "tresses", "1")), |_| ());
+        c.apply(
+            &Event::<kube::api::PartialObjectMeta<ConfigMap>>::Init,
+            |_| (),
+        );
+        c.apply(&Event::InitApply(meta("kept", "tresses", "2")), |_| ());
         assert!(
             c.get(Some("mutualis-tresses"), "gone").is_some(),
             "swapped only at the end"
         );
-        c.apply::<ConfigMap>(&Event::InitDone);
+        c.apply(
+            &Event::<kube::api::PartialObjectMeta<ConfigMap>>::InitDone,
+            |_| (),
+        );
         assert!(c.get(Some("mutualis-tresses"), "gone").is_none());
         assert!(c.get(Some("mutualis-tresses"), "kept").is_some());
         assert_eq!(c.ready().now_or_never(), Some(true));

@@ -3,12 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use std::net::IpAddr;
-
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ObjectMeta, PostParams};
-use kube::runtime::reflector::ObjectRef;
 
 use super::children::{ChildCache, ChildMeta};
 use super::controller::Context;
@@ -65,12 +62,7 @@ pub fn observe(ctx: &Context, namespace: &str, draft: Option<&Plan>) -> PlanInpu
             .is_some_and(|s| s == "mail")
             && matches!(o, Object::Service(s) if s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer"))
     })
-    .and_then(|name| {
-        ctx.children
-            .services
-            .get(&ObjectRef::new(&name).within(namespace))
-    })
-    .map(|svc| load_balancer_addresses(&svc))
+    .and_then(|name| ctx.children.services.state(Some(namespace), &name))
     .unwrap_or_default();
     PlanInputs {
         dkim,
@@ -85,19 +77,6 @@ fn named(plan: &Plan, kind: &str, pick: impl Fn(&Object) -> bool) -> Option<Stri
         .iter()
         .find(|o| o.kind() == kind && pick(o))
         .map(|o| o.name().to_owned())
-}
-
-fn load_balancer_addresses(svc: &Service) -> Vec<IpAddr> {
-    let mut out: Vec<IpAddr> = svc
-        .status
-        .iter()
-        .flat_map(|s| s.load_balancer.iter())
-        .flat_map(|lb| lb.ingress.iter().flatten())
-        .filter_map(|i| i.ip.as_deref()?.parse().ok())
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// Creates the Secrets of `requests` that do not exist yet. Returns the DKIM public key when it

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::runtime::reflector::{ObjectRef, Store};
+
+use super::children::{VolumeState, WorkloadState};
+use super::compact::CompactCache;
 
 use crate::api::conditions::{self, reasons};
 use crate::plan::quantity::parse_bytes;
@@ -42,78 +42,54 @@ pub struct ServiceParts {
     pub volumes: Vec<(String, String)>,
 }
 
-/// The stores status reads.
+/// The caches status reads.
 pub struct Workloads<'a> {
-    pub deployments: &'a Store<Deployment>,
-    pub statefulsets: &'a Store<StatefulSet>,
-    pub volumes: &'a Store<PersistentVolumeClaim>,
+    pub deployments: &'a CompactCache<WorkloadState>,
+    pub statefulsets: &'a CompactCache<WorkloadState>,
+    pub volumes: &'a CompactCache<VolumeState>,
 }
 
-fn deployment_problem(d: Option<&Deployment>, name: &str) -> Option<(String, String)> {
-    let Some(d) = d else {
-        return Some((
-            reasons::PROGRESSING.into(),
-            format!("Deployment {name} is being created"),
-        ));
-    };
-    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let status = d.status.clone().unwrap_or_default();
-    let available = status.available_replicas.unwrap_or(0);
-    let current = status.observed_generation >= d.metadata.generation;
-    if !current || available < want {
-        return Some((
-            reasons::NOT_AVAILABLE.into(),
-            format!("Deployment {name}: {available}/{want} replicas available"),
-        ));
-    }
-    None
-}
-
-fn statefulset_problem(s: Option<&StatefulSet>, name: &str) -> Option<(String, String)> {
-    let Some(s) = s else {
-        return Some((
-            reasons::PROGRESSING.into(),
-            format!("StatefulSet {name} is being created"),
-        ));
-    };
-    let want = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let status = s.status.clone().unwrap_or_default();
-    let ready = status.ready_replicas.unwrap_or(0);
-    let current = status.observed_generation >= s.metadata.generation;
-    if !current || ready < want {
-        return Some((
-            reasons::NOT_AVAILABLE.into(),
-            format!("StatefulSet {name}: {ready}/{want} replicas ready"),
-        ));
-    }
-    None
-}
-
-fn volume_problem(
-    v: Option<&PersistentVolumeClaim>,
+/// Why a workload of `kind` is not ready, if it is not.
+fn workload_problem(
+    kind: &str,
+    verb: &str,
+    w: Option<WorkloadState>,
     name: &str,
-    size: &str,
 ) -> Option<(String, String)> {
+    let Some(w) = w else {
+        return Some((
+            reasons::PROGRESSING.into(),
+            format!("{kind} {name} is being created"),
+        ));
+    };
+    let current = w.observed_generation >= w.generation;
+    if !current || w.ready < w.replicas {
+        return Some((
+            reasons::NOT_AVAILABLE.into(),
+            format!("{kind} {name}: {}/{} replicas {verb}", w.ready, w.replicas),
+        ));
+    }
+    None
+}
+
+fn volume_problem(v: Option<VolumeState>, name: &str, size: &str) -> Option<(String, String)> {
     let Some(v) = v else {
         return Some((
             reasons::VOLUME_PENDING.into(),
             format!("PersistentVolumeClaim {name} is being created"),
         ));
     };
-    let status = v.status.clone().unwrap_or_default();
-    let phase = status.phase.as_deref().unwrap_or("Pending");
+    let phase = v.phase.as_deref().unwrap_or("Pending");
     if phase != "Bound" {
         return Some((
             reasons::VOLUME_PENDING.into(),
             format!("PersistentVolumeClaim {name} is {phase}"),
         ));
     }
-    let capacity = status
-        .capacity
-        .as_ref()
-        .and_then(|c| c.get("storage"))
-        .map(|q| q.0.clone());
-    let big_enough = match (capacity.as_deref().and_then(parse_bytes), parse_bytes(size)) {
+    let big_enough = match (
+        v.capacity.as_deref().and_then(parse_bytes),
+        parse_bytes(size),
+    ) {
         (Some(have), Some(want)) => have >= want,
         _ => false,
     };
@@ -122,7 +98,7 @@ fn volume_problem(
             reasons::VOLUME_RESIZING.into(),
             format!(
                 "PersistentVolumeClaim {name} is being expanded from {} to {size}",
-                capacity.as_deref().unwrap_or("unknown")
+                v.capacity.as_deref().unwrap_or("unknown")
             ),
         ));
     }
@@ -137,24 +113,17 @@ pub fn service_verdict(
     w: &Workloads<'_>,
 ) -> Verdict {
     let mut problems = Vec::new();
-    for name in &parts.volumes {
-        let key = ObjectRef::new(&name.0).within(namespace);
-        problems.extend(volume_problem(
-            w.volumes.get(&key).as_deref(),
-            &name.0,
-            &name.1,
-        ));
+    let ns = Some(namespace);
+    for (name, size) in &parts.volumes {
+        problems.extend(volume_problem(w.volumes.state(ns, name), name, size));
     }
     for name in &parts.statefulsets {
-        let key = ObjectRef::new(name).within(namespace);
-        problems.extend(statefulset_problem(
-            w.statefulsets.get(&key).as_deref(),
-            name,
-        ));
+        let state = w.statefulsets.state(ns, name);
+        problems.extend(workload_problem("StatefulSet", "ready", state, name));
     }
     for name in &parts.deployments {
-        let key = ObjectRef::new(name).within(namespace);
-        problems.extend(deployment_problem(w.deployments.get(&key).as_deref(), name));
+        let state = w.deployments.state(ns, name);
+        problems.extend(workload_problem("Deployment", "available", state, name));
     }
     match problems.first() {
         None => Verdict::new(

@@ -313,18 +313,8 @@ fn owner_reference(tenant: &Tenant) -> OwnerReference {
 fn shrinks(plan: &Plan, ctx: &Context) -> Option<String> {
     let mut shrunk = Vec::new();
     for (name, size) in planned_volumes(plan) {
-        let key = ObjectRef::new(&name).within(&plan.namespace);
-        let Some(existing) = ctx.children.volumes.get(&key) else {
-            continue;
-        };
-        let current = existing
-            .spec
-            .as_ref()
-            .and_then(|s| s.resources.as_ref())
-            .and_then(|r| r.requests.as_ref())
-            .and_then(|r| r.get("storage"))
-            .map(|q| q.0.clone());
-        if let Some(current) = current
+        let existing = ctx.children.volumes.state(Some(&plan.namespace), &name);
+        if let Some(current) = existing.and_then(|v| v.requested)
             && let (Some(have), Some(want)) = (parse_bytes(&current), parse_bytes(&size))
             && want < have
         {
@@ -347,9 +337,9 @@ fn growing_volumes(plan: &Plan, ctx: &Context) -> Vec<(String, String)> {
         .filter(|(name, size)| {
             ctx.children
                 .volumes
-                .get(&ObjectRef::new(name).within(&plan.namespace))
-                .and_then(|v| v.spec.clone()?.resources?.requests?.get("storage").cloned())
-                .is_some_and(|q| parse_bytes(&q.0) < parse_bytes(size))
+                .state(Some(&plan.namespace), name)
+                .and_then(|v| v.requested)
+                .is_some_and(|q| parse_bytes(&q) < parse_bytes(size))
         })
         .collect()
 }
