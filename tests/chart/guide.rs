@@ -39,3 +39,19 @@ pub(crate) fn shell_lines(guide: &str, tool: &str) -> Vec<String> {
         .filter(|l| l.starts_with(&format!("{tool} ")))
         .collect()
 }
+
+/// The README's install commands are the guide's, which the install test runs against the
+/// development cluster: the README cannot show a command that was not exercised.
+#[test]
+fn the_readme_install_commands_are_the_tested_guide_commands() {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md");
+    let readme_lines = shell_lines(&readme, "helm");
+    assert!(!readme_lines.is_empty(), "the README shows how to install with helm");
+    let guide_lines = shell_lines(&install_guide(), "helm");
+    for line in &readme_lines {
+        assert!(
+            guide_lines.contains(line),
+            "README command {line:?} is not one of docs/install.md's tested commands {guide_lines:?}"
+        );
+    }
+}
