@@ -46,7 +46,10 @@ pub(crate) fn shell_lines(guide: &str, tool: &str) -> Vec<String> {
 fn the_readme_install_commands_are_the_tested_guide_commands() {
     let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md");
     let readme_lines = shell_lines(&readme, "helm");
-    assert!(!readme_lines.is_empty(), "the README shows how to install with helm");
+    assert!(
+        !readme_lines.is_empty(),
+        "the README shows how to install with helm"
+    );
     let guide_lines = shell_lines(&install_guide(), "helm");
     for line in &readme_lines {
         assert!(

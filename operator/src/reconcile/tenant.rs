@@ -250,19 +250,26 @@ async fn realize(
 
 /// `Ready` false with the API server's refusal, and a Warning event when it is new.
 async fn report_apply_failure(tenant: &Tenant, ctx: &Context, err: &Error) -> Result<()> {
-    let old = tenant.status.clone().unwrap_or_default();
     let message = format!("{err}; fix the spec or the catalogue, the operator retries meanwhile");
-    let verdict = Verdict::new(
-        conditions::READY,
-        false,
-        reasons::APPLY_FAILED,
-        message.clone(),
-    );
-    let mut conds = status::conditions(&old.conditions, &[verdict], tenant.metadata.generation);
+    let ready = Verdict::new(conditions::READY, false, reasons::APPLY_FAILED, message);
+    report_problem(tenant, ctx, &[ready], "Apply").await
+}
+
+/// Sets the `verdicts` (all false, same reason), keeps every other condition and field of the
+/// status as it was (the services keep running as last applied), and publishes a Warning
+/// event when that changed the status.
+async fn report_problem(
+    tenant: &Tenant,
+    ctx: &Context,
+    verdicts: &[Verdict],
+    action: &str,
+) -> Result<()> {
+    let old = tenant.status.clone().unwrap_or_default();
+    let mut conds = status::conditions(&old.conditions, verdicts, tenant.metadata.generation);
     conds.extend(
         old.conditions
             .iter()
-            .filter(|c| c.type_ != conditions::READY)
+            .filter(|c| !verdicts.iter().any(|v| v.type_ == c.type_))
             .cloned(),
     );
     let desired = TenantStatus {
@@ -271,13 +278,14 @@ async fn report_apply_failure(tenant: &Tenant, ctx: &Context, err: &Error) -> Re
         ..old
     };
     if write_status(tenant, ctx, desired).await? {
+        let first = &verdicts[0];
         event(
             ctx,
             tenant,
             EventType::Warning,
-            reasons::APPLY_FAILED,
-            "Apply",
-            &message,
+            &first.reason,
+            action,
+            &first.message,
         )
         .await;
     }
@@ -417,46 +425,9 @@ fn service_verdicts(tenant: &Tenant, plan: &Plan, ctx: &Context) -> Vec<Verdict>
 /// Reports a refusal: `Valid` and `Ready` false with the reason, nothing applied. A Warning
 /// event goes out when the refusal is new.
 async fn refuse(tenant: &Tenant, ctx: &Context, refusal: Refusal) -> Result<()> {
-    let old = tenant.status.clone().unwrap_or_default();
-    let verdicts = [
-        Verdict::new(
-            conditions::READY,
-            false,
-            refusal.reason,
-            refusal.message.clone(),
-        ),
-        Verdict::new(
-            conditions::VALID,
-            false,
-            refusal.reason,
-            refusal.message.clone(),
-        ),
-    ];
-    // Service conditions stay as they were: the services keep running as last applied.
-    let mut conds = status::conditions(&old.conditions, &verdicts, tenant.metadata.generation);
-    conds.extend(
-        old.conditions
-            .iter()
-            .filter(|c| c.type_ != conditions::READY && c.type_ != conditions::VALID)
-            .cloned(),
-    );
-    let desired = TenantStatus {
-        observed_generation: tenant.metadata.generation,
-        conditions: conds,
-        ..old
-    };
-    if write_status(tenant, ctx, desired).await? {
-        event(
-            ctx,
-            tenant,
-            EventType::Warning,
-            refusal.reason,
-            "Refuse",
-            &refusal.message,
-        )
-        .await;
-    }
-    Ok(())
+    let verdicts = [conditions::READY, conditions::VALID]
+        .map(|type_| Verdict::new(type_, false, refusal.reason, refusal.message.clone()));
+    report_problem(tenant, ctx, &verdicts, "Refuse").await
 }
 
 /// Writes `desired` when it differs from the stored status. Returns whether it wrote.
