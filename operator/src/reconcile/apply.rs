@@ -163,6 +163,7 @@ pub async fn apply_objects(
                 source,
             })?;
         on_write(&key.kind);
+        tracing::debug!(kind = %key.kind, name = %key.name, generation = ?result.generation, rv = ?result.resource_version, "applied");
         records.record(key.clone(), hash, result);
         written.push(key);
     }

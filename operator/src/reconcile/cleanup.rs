@@ -125,5 +125,9 @@ pub async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         ctx.records.forget_namespace(ns);
     }
     ctx.pruned.lock().expect("pruned lock").remove(&name);
+    ctx.last_status
+        .lock()
+        .expect("last status lock")
+        .remove(&name);
     Ok(Action::await_change())
 }

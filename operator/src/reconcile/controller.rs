@@ -80,6 +80,8 @@ pub struct Context {
     pub resync: Duration,
     /// Per tenant, a fingerprint of the object set last pruned against (see `tenant::realize`).
     pub pruned: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    /// The status this process last wrote, per tenant (see `tenant::known_status`).
+    pub last_status: std::sync::Mutex<std::collections::HashMap<String, crate::api::TenantStatus>>,
     /// Consecutive failures per tenant, for the retry delay.
     pub failures: std::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
@@ -126,6 +128,7 @@ fn error_policy(tenant: Arc<Tenant>, err: &Error, ctx: Arc<Context>) -> Action {
 async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let result = super::tenant::reconcile(tenant.clone(), ctx.clone()).await;
+    tracing::debug!(tenant = %tenant.name_any(), ok = result.is_ok(), "reconcile returned");
     let outcome = if result.is_ok() { "ok" } else { "error" };
     ctx.telemetry.metrics.reconciled(outcome, started.elapsed());
     if result.is_ok() {
@@ -269,6 +272,7 @@ pub async fn run(
         resync: cfg.resync,
         failures: Default::default(),
         pruned: Default::default(),
+        last_status: Default::default(),
     });
 
     let health = telemetry.health.clone();

@@ -165,7 +165,7 @@ impl Env {
             .arg("50")
             .args(extra)
             .env("KUBECONFIG", &self.kubeconfig)
-            .env("RUST_LOG", "info,kube=warn")
+            .env("RUST_LOG", "info,kube=warn,mutualis::reconcile=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(
@@ -203,11 +203,36 @@ impl Env {
             }
             assert!(
                 Instant::now() < deadline,
-                "tenant {name}: timed out waiting for {what}; last seen status: {}",
-                serde_json::to_string_pretty(&last.and_then(|t| t.status)).unwrap()
+                "tenant {name}: timed out waiting for {what}; last seen status: {}\n{}",
+                serde_json::to_string_pretty(&last.and_then(|t| t.status)).unwrap(),
+                self.operator_logs()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The tail of every operator log of this environment, for failure messages.
+    pub fn operator_logs(&self) -> String {
+        let mut out = String::new();
+        for entry in std::fs::read_dir(self.dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = &lines[lines.len().saturating_sub(40)..];
+                out.push_str(&format!(
+                    "--- {} (last {} lines)\n{}\n",
+                    path.display(),
+                    tail.len(),
+                    tail.join("\n")
+                ));
+            }
+        }
+        out
     }
 
     /// Polls until `check` returns `Some`.
