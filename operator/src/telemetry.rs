@@ -149,21 +149,6 @@ impl Metrics {
             .inc();
     }
 
-    /// Total writes sent so far (all kinds).
-    pub fn writes_total(&self) -> u64 {
-        // Families cannot be iterated; the few kinds we write are known.
-        crate::reconcile::WRITTEN_KINDS
-            .iter()
-            .map(|k| {
-                self.writes
-                    .get_or_create(&WriteLabels {
-                        kind: (*k).to_owned(),
-                    })
-                    .get()
-            })
-            .sum()
-    }
-
     /// Replaces the tenants-by-condition gauges with `counts` of (condition status → tenants).
     pub fn set_tenant_counts(&self, counts: &[(&str, &str, i64)]) {
         self.tenants.clear();

@@ -354,23 +354,3 @@ impl Children {
             .all(|ok| ok)
     }
 }
-
-/// API kinds of the children, for write metrics.
-pub const WRITTEN_KINDS: &[&str] = &[
-    "Namespace",
-    "ResourceQuota",
-    "LimitRange",
-    "NetworkPolicy",
-    "ServiceAccount",
-    "Role",
-    "RoleBinding",
-    "ConfigMap",
-    "Secret",
-    "Service",
-    "Ingress",
-    "CronJob",
-    "Deployment",
-    "StatefulSet",
-    "PersistentVolumeClaim",
-    "Tenant",
-];

@@ -13,7 +13,7 @@ use super::apply::{self, ChildKey};
 use super::children::Retention;
 use super::controller::Context;
 use super::error::Result;
-use super::tenant::event;
+use super::report::event;
 use crate::api::{DeletionPolicy, Tenant};
 
 /// Annotation on what `Retain` kept: the uid of the Tenant it came from.

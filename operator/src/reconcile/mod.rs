@@ -11,7 +11,6 @@ pub mod credentials;
 pub mod error;
 pub mod inputs;
 pub mod leader;
+pub mod report;
 pub mod status;
 pub mod tenant;
-
-pub use children::WRITTEN_KINDS;

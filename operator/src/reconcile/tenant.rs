@@ -5,16 +5,19 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DynamicObject};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
-use super::apply::{self, ChildKey, FIELD_MANAGER};
+use super::apply::{self, ChildKey};
 use super::controller::Context;
-use super::error::{Category, Error, Result};
+use super::error::{Category, Result};
+use super::report::{
+    Refusal, condition_is, event, known_status, refuse, report_apply_failure, write_status,
+};
 use super::status::{self, ServiceParts, Verdict, Workloads};
 use super::{cleanup, inputs};
 use crate::api::conditions::{self, reasons};
@@ -44,12 +47,6 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action>
 
 /// How soon a tenant that is not ready is reconciled again without an event.
 const NOT_READY_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// A spec the operator will not act on, reported in status until the user changes it.
-struct Refusal {
-    reason: &'static str,
-    message: String,
-}
 
 async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
     tracing::debug!(tenant = %tenant.name_any(), generation = ?tenant.metadata.generation, "reconciling");
@@ -258,70 +255,6 @@ async fn realize(
     Ok(plan)
 }
 
-/// `Ready` false with the API server's refusal, and a Warning event when it is new.
-async fn report_apply_failure(tenant: &Tenant, ctx: &Context, err: &Error) -> Result<()> {
-    let message = format!("{err}; fix the spec or the catalogue, the operator retries meanwhile");
-    let ready = Verdict::new(conditions::READY, false, reasons::APPLY_FAILED, message);
-    report_problem(tenant, ctx, &[ready], "Apply").await
-}
-
-/// Sets the `verdicts` (all false, same reason), keeps every other condition and field of the
-/// status as it was (the services keep running as last applied), and publishes a Warning
-/// event when that changed the status.
-async fn report_problem(
-    tenant: &Tenant,
-    ctx: &Context,
-    verdicts: &[Verdict],
-    action: &str,
-) -> Result<()> {
-    let old = known_status(tenant, ctx);
-    let mut conds = status::conditions(&old.conditions, verdicts, tenant.metadata.generation);
-    conds.extend(
-        old.conditions
-            .iter()
-            .filter(|c| !verdicts.iter().any(|v| v.type_ == c.type_))
-            .cloned(),
-    );
-    let desired = TenantStatus {
-        observed_generation: tenant.metadata.generation,
-        conditions: conds,
-        ..old
-    };
-    if write_status(tenant, ctx, desired).await? {
-        let first = &verdicts[0];
-        event(
-            ctx,
-            tenant,
-            EventType::Warning,
-            &first.reason,
-            action,
-            &first.message,
-        )
-        .await;
-    }
-    Ok(())
-}
-
-/// The tenant's status as this process knows it: what it last wrote, else what the cache holds.
-/// The cached Tenant can lag behind our own status write, and a status-only change does not
-/// trigger a reconcile; deciding from the stale copy would leave an outdated status in place.
-fn known_status(tenant: &Tenant, ctx: &Context) -> TenantStatus {
-    ctx.last_status
-        .lock()
-        .expect("last status lock")
-        .get(&tenant.name_any())
-        .cloned()
-        .or_else(|| tenant.status.clone())
-        .unwrap_or_default()
-}
-
-fn condition_is(status: &TenantStatus, type_: &str, value: &str) -> bool {
-    status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == type_ && c.status == value)
-}
-
 /// The owner reference every owned child carries.
 fn owner_reference(tenant: &Tenant) -> OwnerReference {
     let mut owner = tenant
@@ -434,58 +367,4 @@ fn service_verdicts(tenant: &Tenant, plan: &Plan, ctx: &Context) -> Vec<Verdict>
         status::service_verdict(type_, &plan.namespace, &parts, &w)
     })
     .collect()
-}
-
-/// Reports a refusal: `Valid` and `Ready` false with the reason, nothing applied. A Warning
-/// event goes out when the refusal is new.
-async fn refuse(tenant: &Tenant, ctx: &Context, refusal: Refusal) -> Result<()> {
-    let verdicts = [conditions::READY, conditions::VALID]
-        .map(|type_| Verdict::new(type_, false, refusal.reason, refusal.message.clone()));
-    report_problem(tenant, ctx, &verdicts, "Refuse").await
-}
-
-/// Writes `desired` when it differs from the stored status. Returns whether it wrote.
-async fn write_status(tenant: &Tenant, ctx: &Context, desired: TenantStatus) -> Result<bool> {
-    if known_status(tenant, ctx) == desired {
-        return Ok(false);
-    }
-    let api: Api<Tenant> = Api::all(ctx.client.clone());
-    let body = serde_json::json!({
-        "apiVersion": crate::api::API_VERSION,
-        "kind": "Tenant",
-        "status": desired,
-    });
-    api.patch_status(
-        &tenant.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&body),
-    )
-    .await?;
-    ctx.wrote("Tenant");
-    ctx.last_status
-        .lock()
-        .expect("last status lock")
-        .insert(tenant.name_any(), desired);
-    Ok(true)
-}
-
-/// Publishes an event on the tenant; a failure to do so is logged, never fatal.
-pub async fn event(
-    ctx: &Context,
-    tenant: &Tenant,
-    type_: EventType,
-    reason: &str,
-    action: &str,
-    note: &str,
-) {
-    let ev = KubeEvent {
-        type_,
-        reason: reason.into(),
-        note: Some(note.chars().take(1000).collect()),
-        action: action.into(),
-        secondary: None,
-    };
-    if let Err(err) = ctx.recorder.publish(&ev, &tenant.object_ref(&())).await {
-        tracing::warn!(%err, reason, "could not publish event");
-    }
 }
