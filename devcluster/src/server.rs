@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 const MAX_RECORDED: usize = 200_000;
+/// Largest refused body still read before the 413 is sent.
+const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
 
 pub async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
@@ -23,7 +25,12 @@ pub async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response 
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY) {
+    if let Some(n) = declared.filter(|n| *n > MAX_BODY) {
+        // Read (and drop) a body of reasonable size before answering, so that the client is
+        // not reset while it is still sending and does see the 413; a larger one is not read.
+        if n <= DRAIN_LIMIT {
+            let _ = axum::body::to_bytes(body, DRAIN_LIMIT).await;
+        }
         return response::error(&ApiError::too_large());
     }
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
