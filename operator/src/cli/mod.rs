@@ -110,3 +110,28 @@ fn check_catalogs(manifests: &Manifests) -> Result<(), CliError> {
     }
     Ok(())
 }
+
+/// Writes `items` as the elements of a JSON array, streamed one at a time (`json` gives each
+/// one's pretty JSON) and indented as serde_json's pretty printer would at `indent`; the caller
+/// writes the brackets. Returns whether any item was written (the closing layout depends on it).
+pub(crate) fn write_json_elements<I>(
+    items: impl Iterator<Item = I>,
+    json: impl Fn(&I) -> serde_json::Result<String>,
+    indent: &str,
+    out: &mut dyn std::io::Write,
+) -> Result<bool, CliError> {
+    let mut first = true;
+    for item in items {
+        out.write_all(if first { b"\n" } else { b",\n" })?;
+        first = false;
+        let text = json(&item).map_err(std::io::Error::from)?;
+        for (i, line) in text.lines().enumerate() {
+            if i > 0 {
+                out.write_all(b"\n")?;
+            }
+            out.write_all(indent.as_bytes())?;
+            out.write_all(line.as_bytes())?;
+        }
+    }
+    Ok(!first)
+}

@@ -89,21 +89,13 @@ pub fn write(
         Format::Json => {
             // A JSON array written summary by summary, indented as serde_json's pretty printer.
             out.write_all(b"[")?;
-            let mut first = true;
-            for plan in plans {
-                out.write_all(if first { b"\n" } else { b",\n" })?;
-                first = false;
-                let text = serde_json::to_string_pretty(&Summary::of(&plan))
-                    .map_err(std::io::Error::from)?;
-                for (i, line) in text.lines().enumerate() {
-                    if i > 0 {
-                        out.write_all(b"\n")?;
-                    }
-                    out.write_all(b"  ")?;
-                    out.write_all(line.as_bytes())?;
-                }
-            }
-            out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
+            let any = super::write_json_elements(
+                plans,
+                |p| serde_json::to_string_pretty(&Summary::of(p)),
+                "  ",
+                out,
+            )?;
+            out.write_all(if any { b"\n]\n" } else { b"]\n" })?;
         }
         Format::Yaml => {
             // One document per tenant, the same fields as JSON.

@@ -16,23 +16,10 @@ pub fn write(
         Format::Json => {
             // A `List` written item by item, indented as serde_json's pretty printer would.
             out.write_all(b"{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"List\",\n  \"metadata\": {},\n  \"items\": [")?;
-            let mut first = true;
-            for plan in plans {
-                for object in &plan.objects {
-                    out.write_all(if first { b"\n" } else { b",\n" })?;
-                    first = false;
-                    let text =
-                        serde_json::to_string_pretty(object).map_err(std::io::Error::from)?;
-                    for (i, line) in text.lines().enumerate() {
-                        if i > 0 {
-                            out.write_all(b"\n")?;
-                        }
-                        out.write_all(b"    ")?;
-                        out.write_all(line.as_bytes())?;
-                    }
-                }
-            }
-            out.write_all(if first { b"]\n}\n" } else { b"\n  ]\n}\n" })?;
+            let objects = plans.flat_map(|plan| plan.objects);
+            let any =
+                super::write_json_elements(objects, serde_json::to_string_pretty, "    ", out)?;
+            out.write_all(if any { b"\n  ]\n}\n" } else { b"]\n}\n" })?;
         }
         Format::Text | Format::Yaml => {
             let mut buf = String::with_capacity(64 * 1024);
