@@ -104,6 +104,29 @@ pub struct StorageSplit {
     pub nas: u8,
 }
 
+impl StorageSplit {
+    /// The percentage of the tier given to `service`; `None` for a service without a volume.
+    pub fn percent(&self, service: super::Service) -> Option<u8> {
+        use super::Service as S;
+        match service {
+            S::Mail => Some(self.mail),
+            S::Website => Some(self.website),
+            S::Dns => None,
+            S::Collaboration => Some(self.collaboration),
+            S::Nas => Some(self.nas),
+        }
+    }
+
+    /// Sum of every service's share, percent.
+    pub fn total(&self) -> u32 {
+        super::Service::ALL
+            .into_iter()
+            .filter_map(|s| self.percent(s))
+            .map(u32::from)
+            .sum()
+    }
+}
+
 /// A pinned container image.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 pub struct Image {
@@ -141,6 +164,21 @@ pub struct Images {
     pub cache: Image,
     /// Samba server.
     pub nas: Image,
+}
+
+impl Images {
+    /// Every image with the field name the catalogue gives it (`spec.images.<name>`).
+    pub fn named(&self) -> [(&'static str, &Image); 7] {
+        [
+            ("mail", &self.mail),
+            ("website", &self.website),
+            ("dns", &self.dns),
+            ("collaboration", &self.collaboration),
+            ("database", &self.database),
+            ("cache", &self.cache),
+            ("nas", &self.nas),
+        ]
+    }
 }
 
 /// How HTTPS certificates are issued.

@@ -7,28 +7,7 @@
 pub const READY: &str = "Ready";
 /// The spec is valid against its catalogue (tier exists, domains valid, no shrink...).
 pub const VALID: &str = "Valid";
-/// Mail server ready.
-pub const MAIL_READY: &str = "MailReady";
-/// Websites ready.
-pub const WEBSITE_READY: &str = "WebsiteReady";
-/// DNS server ready and serving the current zones.
-pub const DNS_READY: &str = "DnsReady";
-/// Collaborative space (Nextcloud, database, cache) ready.
-pub const COLLABORATION_READY: &str = "CollaborationReady";
-/// NAS ready.
-pub const NAS_READY: &str = "NasReady";
-
-/// Condition type reporting one service's readiness, by the service's name in the API.
-pub fn service_ready_type(service: &str) -> Option<&'static str> {
-    match service {
-        "mail" => Some(MAIL_READY),
-        "website" => Some(WEBSITE_READY),
-        "dns" => Some(DNS_READY),
-        "collaboration" => Some(COLLABORATION_READY),
-        "nas" => Some(NAS_READY),
-        _ => None,
-    }
-}
+// Each service's own Ready condition type is `Service::ready_condition` (api::service).
 
 /// Reasons.
 pub mod reasons {

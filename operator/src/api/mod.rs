@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod conditions;
 mod crd;
 pub mod patterns;
+mod service;
 pub mod tenant;
 
 pub use catalog::{
@@ -15,6 +16,7 @@ pub use catalog::{
     SoaTimers, StorageSplit, Tier, Tls, WebTarget,
 };
 pub use crd::{crd_files, crds, crds_yaml};
+pub use service::Service;
 pub use tenant::{
     DeletionPolicy, Endpoints, Member, Services, Subject, SubjectKind, Subscription, Tenant,
     TenantSpec, TenantStatus,

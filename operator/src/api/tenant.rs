@@ -121,6 +121,25 @@ fn on() -> bool {
     true
 }
 
+impl Services {
+    /// Whether `service` is switched on.
+    pub fn is_on(&self, service: super::Service) -> bool {
+        use super::Service as S;
+        match service {
+            S::Mail => self.mail,
+            S::Website => self.website,
+            S::Dns => self.dns,
+            S::Collaboration => self.collaboration,
+            S::Nas => self.nas,
+        }
+    }
+
+    /// The services switched on, in [`super::Service::ALL`] order.
+    pub fn enabled(&self) -> impl Iterator<Item = super::Service> + '_ {
+        super::Service::ALL.into_iter().filter(|s| self.is_on(*s))
+    }
+}
+
 impl Default for Services {
     fn default() -> Self {
         Services {

@@ -50,7 +50,7 @@ impl<'a> Summary<'a> {
             name: &plan.tenant,
             namespace: &plan.namespace,
             tier: &plan.tier,
-            tier_storage: &plan.storage.tier,
+            tier_storage: &plan.storage.tier_storage,
             member_count: plan.member_count,
             annual_contribution: plan.annual_contribution,
             storage: plan.storage.by_service(),
@@ -130,7 +130,11 @@ pub fn write(
 fn text(plan: &Plan) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Tenant {} (namespace {})", plan.tenant, plan.namespace);
-    let _ = writeln!(s, "  tier:          {} ({})", plan.tier, plan.storage.tier);
+    let _ = writeln!(
+        s,
+        "  tier:          {} ({})",
+        plan.tier, plan.storage.tier_storage
+    );
     let _ = writeln!(s, "  members:       {}", plan.member_count);
     let _ = writeln!(s, "  contribution:  {} EUR/year", plan.annual_contribution);
     let _ = writeln!(s, "  storage:");
@@ -138,9 +142,9 @@ fn text(plan: &Plan) -> String {
         let _ = writeln!(
             s,
             "    {:<15} {:<18} {:>10}",
-            v.service.as_str(),
+            v.service.name(),
             v.pvc,
-            v.quantity
+            v.quantity()
         );
     }
     let _ = writeln!(
@@ -148,7 +152,7 @@ fn text(plan: &Plan) -> String {
         "    {:<34} {:>10} of {} (unallocated {})",
         "total",
         format_bytes(plan.storage.total_bytes()),
-        plan.storage.tier,
+        plan.storage.tier_storage,
         format_bytes(plan.storage.tier_bytes - plan.storage.total_bytes())
     );
     let e = &plan.endpoints;

@@ -1,31 +1,20 @@
 //! build: the validated tenant, sized, turned into every object of every enabled service.
 
+use super::inputs::PlanInputs;
 use super::object::apply_rank;
+use super::output::Plan;
 use super::services::{self, Ctx, Out};
-use super::{Endpoints, Plan, PlanInputs, ValidatedTenant, tenancy};
+use super::tenancy;
+use super::validate::ValidatedTenant;
+use crate::api::{Endpoints, Service};
 
 /// Builds the plan of a validated tenant. Pure and deterministic.
 pub fn build(tenant: &ValidatedTenant, inputs: &PlanInputs) -> Plan {
     let ctx = Ctx { tenant, inputs };
     let mut out = Out::default();
-    let s = tenant.services();
     tenancy::build(&ctx, &mut out);
-    if s.mail {
-        services::mail::build(&ctx, &mut out);
-    }
-    if s.website {
-        services::website::build(&ctx, &mut out);
-    }
-    if s.dns {
-        let zones = services::dns::zones(&ctx, &mut out.notes);
-        services::dns::build(&ctx, &zones, &mut out);
-        out.zones = zones;
-    }
-    if s.collaboration {
-        services::collaboration::build(&ctx, &mut out);
-    }
-    if s.nas {
-        services::nas::build(&ctx, &mut out);
+    for service in tenant.services().enabled() {
+        services::builder(service)(&ctx, &mut out);
     }
     // Stable: within a kind, objects keep the service order above.
     out.objects.sort_by_key(apply_rank);
@@ -46,26 +35,25 @@ pub fn build(tenant: &ValidatedTenant, inputs: &PlanInputs) -> Plan {
 
 fn endpoints(ctx: &Ctx<'_>) -> Endpoints {
     let t = ctx.tenant;
-    let s = t.services();
+    let on = |s: Service| t.services().is_on(s);
     let scheme = if ctx.issuer().is_some() {
         "https"
     } else {
         "http"
     };
     Endpoints {
-        websites: if s.website {
+        websites: if on(Service::Website) {
             t.domains()
                 .map(|d| format!("{scheme}://{}", d.ascii))
                 .collect()
         } else {
             Vec::new()
         },
-        mail_host: s.mail.then(|| ctx.mail_host()),
-        collaboration: s
-            .collaboration
+        mail_host: on(Service::Mail).then(|| ctx.mail_host()),
+        collaboration: on(Service::Collaboration)
             .then(|| format!("{scheme}://{}", ctx.cloud_host())),
-        nas: s.nas.then(|| format!("smb://nas.{}.svc", t.namespace())),
-        name_servers: if s.dns {
+        nas: on(Service::Nas).then(|| format!("smb://nas.{}.svc", t.namespace())),
+        name_servers: if on(Service::Dns) {
             t.name_servers()
                 .iter()
                 .map(|n| n.trim_end_matches('.').to_owned())

@@ -52,7 +52,11 @@ pub fn config_hash(data: &BTreeMap<String, String>) -> String {
 }
 
 /// A ReadWriteOnce claim of `quantity`.
-pub fn pvc(meta: ObjectMeta, quantity: &str, storage_class: Option<&str>) -> Object {
+pub fn pvc(
+    meta: ObjectMeta,
+    volume: &super::storage::Volume,
+    storage_class: Option<&str>,
+) -> Object {
     Object::from(PersistentVolumeClaim {
         metadata: meta,
         spec: Some(PersistentVolumeClaimSpec {
@@ -61,7 +65,7 @@ pub fn pvc(meta: ObjectMeta, quantity: &str, storage_class: Option<&str>) -> Obj
             resources: Some(VolumeResourceRequirements {
                 requests: Some(BTreeMap::from([(
                     "storage".to_owned(),
-                    Quantity(quantity.to_owned()),
+                    Quantity(volume.quantity()),
                 )])),
                 limits: None,
             }),

@@ -48,10 +48,7 @@ pub fn validate_catalog(catalog: &ServiceCatalog) -> Result<Vec<String>, PlanErr
             ));
         }
         let s = &tier.split;
-        let total = u32::from(s.mail)
-            + u32::from(s.website)
-            + u32::from(s.collaboration)
-            + u32::from(s.nas);
+        let total = s.total();
         if total > 100 {
             return Err(invalid(
                 &at(format!("spec.tiers[{i}].split")),
@@ -70,16 +67,7 @@ pub fn validate_catalog(catalog: &ServiceCatalog) -> Result<Vec<String>, PlanErr
             ));
         }
     }
-    let images = [
-        ("mail", &spec.images.mail),
-        ("website", &spec.images.website),
-        ("dns", &spec.images.dns),
-        ("collaboration", &spec.images.collaboration),
-        ("database", &spec.images.database),
-        ("cache", &spec.images.cache),
-        ("nas", &spec.images.nas),
-    ];
-    for (service, image) in images {
+    for (service, image) in spec.images.named() {
         if image.tag == "latest" || image.tag.is_empty() {
             return Err(invalid(
                 &at(format!("spec.images.{service}.tag")),

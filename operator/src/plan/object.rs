@@ -15,7 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde::Serialize;
 
-use super::Service;
+use crate::api::Service;
 
 /// One Kubernetes object of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -124,20 +124,43 @@ pub mod labels {
     pub const MUTUALIS: &str = "mutualis";
 }
 
+/// What an object is part of: one service, or the tenancy around them (the value of the
+/// `mutualis.io/service` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Tenancy,
+    Service(Service),
+}
+
+impl Part {
+    pub const fn label(self) -> &'static str {
+        match self {
+            Part::Tenancy => "tenancy",
+            Part::Service(s) => s.name(),
+        }
+    }
+}
+
+impl From<Service> for Part {
+    fn from(s: Service) -> Part {
+        Part::Service(s)
+    }
+}
+
 /// Metadata of an object of `tenant` for `service`: name, namespace, our labels.
 /// `component` is the workload part (e.g. `database`), `app` the software (`postgresql`).
 pub fn meta(
     tenant: &str,
     namespace: Option<&str>,
     name: &str,
-    service: Service,
+    part: impl Into<Part>,
     app: &str,
     component: &str,
 ) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_owned()),
         namespace: namespace.map(str::to_owned),
-        labels: Some(object_labels(tenant, service, app, component)),
+        labels: Some(object_labels(tenant, part.into(), app, component)),
         ..ObjectMeta::default()
     }
 }
@@ -145,14 +168,14 @@ pub fn meta(
 /// The full label set of an object.
 pub fn object_labels(
     tenant: &str,
-    service: Service,
+    part: Part,
     app: &str,
     component: &str,
 ) -> BTreeMap<String, String> {
     // Built in one go (sorted bulk load), not by six inserts: every object has this map.
     BTreeMap::from([
         (labels::TENANT.to_owned(), tenant.to_owned()),
-        (labels::SERVICE.to_owned(), service.as_str().to_owned()),
+        (labels::SERVICE.to_owned(), part.label().to_owned()),
         (labels::COMPONENT.to_owned(), component.to_owned()),
         (labels::MANAGED_BY.to_owned(), labels::MUTUALIS.to_owned()),
         (labels::PART_OF.to_owned(), labels::MUTUALIS.to_owned()),
@@ -164,27 +187,14 @@ pub fn object_labels(
 pub fn selector(tenant: &str, service: Service, component: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (labels::TENANT.to_owned(), tenant.to_owned()),
-        (labels::SERVICE.to_owned(), service.as_str().to_owned()),
+        (labels::SERVICE.to_owned(), service.name().to_owned()),
         (labels::COMPONENT.to_owned(), component.to_owned()),
     ])
 }
 
-/// Rank of a kind in apply order: what others depend on first.
-pub(crate) fn apply_rank(o: &Object) -> u8 {
-    match o {
-        Object::Namespace(_) => 0,
-        Object::ResourceQuota(_) => 1,
-        Object::LimitRange(_) => 2,
-        Object::NetworkPolicy(_) => 3,
-        Object::Role(_) => 4,
-        Object::RoleBinding(_) => 5,
-        Object::ConfigMap(_) => 6,
-        Object::PersistentVolumeClaim(_) => 7,
-        Object::Service(_) => 8,
-        Object::Deployment(_) => 9,
-        Object::Ingress(_) => 10,
-        Object::CronJob(_) => 11,
-    }
+/// Rank of an object in apply order (its kind's place in `kinds::CHILD_KINDS`).
+pub(crate) fn apply_rank(o: &Object) -> usize {
+    super::kinds::apply_rank(o.kind())
 }
 
 macro_rules! from_typed {

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::Service;
+use crate::api::Service;
 
 /// Name of the Secret holding the tenant's DKIM key.
 pub const DKIM_SECRET: &str = "mail-dkim";

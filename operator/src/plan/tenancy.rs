@@ -17,7 +17,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::object::{Object, labels, meta, selector};
+use super::object::{Object, Part, labels, meta, selector};
 use super::services::{Ctx, Out};
 use super::{Service, ValidatedTenant};
 use crate::api::SubjectKind;
@@ -28,7 +28,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         t.name(),
         None,
         t.namespace(),
-        Service::Tenancy,
+        Part::Tenancy,
         "mutualis",
         "tenancy",
     );
@@ -61,7 +61,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
             hard: Some(BTreeMap::from([
                 (
                     "requests.storage".to_owned(),
-                    Quantity(t.storage().tier.clone()),
+                    Quantity(t.storage().tier_storage.clone()),
                 ),
                 (
                     "persistentvolumeclaims".to_owned(),
@@ -90,7 +90,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
 }
 
 fn tmeta(ctx: &Ctx<'_>, name: &str) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-    ctx.meta(name, Service::Tenancy, "mutualis", "tenancy")
+    ctx.meta(name, Part::Tenancy, "mutualis", "tenancy")
 }
 
 fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
@@ -228,7 +228,7 @@ fn network_policies(ctx: &Ctx<'_>, out: &mut Out) {
                     (labels::TENANT.to_owned(), t.name().to_owned()),
                     (
                         labels::SERVICE.to_owned(),
-                        Service::Collaboration.as_str().to_owned(),
+                        Service::Collaboration.name().to_owned(),
                     ),
                 ])),
                 match_expressions: None,

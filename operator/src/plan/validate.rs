@@ -16,6 +16,7 @@ use super::domain::{invalid, is_calendar_date};
 use super::error::PlanError;
 use super::names::{derive_name, is_dns_label};
 use super::quantity::parse_bytes;
+use super::services::volumes_of;
 use super::storage::{StorageAllocation, allocate};
 
 /// A member commune after validation: a Kubernetes-safe name and an IDNA domain.
@@ -151,6 +152,7 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
         bytes,
         &tier.split,
         &spec.services,
+        volumes_of,
         &format!("ServiceCatalog {catalog_name:?} spec.tiers[{tier_index}]"),
     )?;
 

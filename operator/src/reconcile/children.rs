@@ -1,20 +1,20 @@
 //! The kinds of objects a tenant's plan creates, and the operator's caches of them.
 //!
-//! Every child kind is watched once, cluster-wide, filtered by the `managed-by` label, into a
-//! compact cache (see `compact`): most kinds as metadata only; the four whose state feeds the
-//! tenant's status (Deployments, StatefulSets, PersistentVolumeClaims, Services) are watched
-//! whole but only a few fields of them are kept. Reconciles read these caches, never the API.
+//! Every kind of `plan::kinds::CHILD_KINDS` is watched once, cluster-wide, filtered by the
+//! `managed-by` label, into a compact cache (see `compact`): most kinds as metadata only; those
+//! whose state feeds the tenant's status (`Cached::State`: Deployments, PersistentVolumeClaims,
+//! Services) are watched whole but only a few fields of them are kept. Reconciles read these
+//! caches, never the API.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{
     ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret, Service,
-    ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -28,34 +28,16 @@ use serde::de::DeserializeOwned;
 use super::apply::{AppliedRecords, ChildKey};
 use super::compact::CompactCache;
 use crate::api::Tenant;
+use crate::plan::kinds::{CHILD_KINDS, Cached};
+pub use crate::plan::kinds::{DriftSignal, Retention};
+use crate::plan::object::labels;
 
 /// Label every child carries: which tenant it belongs to.
-pub const TENANT_LABEL: &str = "mutualis.io/tenant";
+pub const TENANT_LABEL: &str = labels::TENANT;
+
 /// Label selector of everything the operator manages.
-pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=mutualis";
-
-/// What happens to a kind's objects when the plan stops holding them, and on tenant deletion.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Retention {
-    /// Owned by the Tenant; pruned when the plan no longer holds it.
-    Owned,
-    /// Tenant data (volumes and the credentials that open them): never carries an owner
-    /// reference, so no garbage collector can take it; deleted only under `deletionPolicy: Delete`.
-    Data,
-    /// The tenant's namespace: kept while the tenant exists and under `Retain` (it holds the data).
-    Namespace,
-}
-
-/// How the reconciler notices that someone edited a child it applied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DriftSignal {
-    /// The object's `metadata.generation` moves on spec edits only.
-    Generation,
-    /// Nobody but us writes this kind: any new resourceVersion is an edit.
-    ResourceVersion,
-    /// Others write its status often (quota usage, volume binding): only the applied-hash
-    /// annotation is compared; other drift is corrected at the periodic resync.
-    Hash,
+pub fn managed_selector() -> String {
+    format!("{}={}", labels::MANAGED_BY, labels::MUTUALIS)
 }
 
 /// A child kind: its API coordinates and the policies above.
@@ -118,19 +100,17 @@ fn trigger_for<K: Resource>(
 }
 
 fn watch_config() -> watcher::Config {
-    watcher::Config::default().labels(MANAGED_SELECTOR)
+    watcher::Config::default().labels(&managed_selector())
 }
 
-fn kind_of<K: Resource<DynamicType = ()>>(
-    namespaced: bool,
-    retention: Retention,
-    drift: DriftSignal,
-) -> ChildKind {
+/// The cache's view of a table entry, with the API coordinates of its Rust type (checked
+/// against the table's in a test of `plan::kinds`).
+fn kind_of<K: Resource<DynamicType = ()>>(k: &crate::plan::kinds::ChildKind) -> ChildKind {
     ChildKind {
         resource: ApiResource::erase::<K>(&()),
-        namespaced,
-        retention,
-        drift,
+        namespaced: k.namespaced,
+        retention: k.retention,
+        drift: k.drift,
     }
 }
 
@@ -180,24 +160,24 @@ where
     (cache, stream)
 }
 
-/// What status reads of a Deployment or StatefulSet.
+/// What status reads of a Deployment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WorkloadState {
     pub replicas: i32,
-    /// Available (Deployment) or ready (StatefulSet) replicas.
+    /// Available replicas.
     pub ready: i32,
     pub generation: Option<i64>,
     pub observed_generation: Option<i64>,
 }
 
-/// What the reconciler reads of a PersistentVolumeClaim.
+/// What the reconciler reads of a PersistentVolumeClaim, sizes in bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VolumeState {
     /// `spec.resources.requests.storage`.
-    pub requested: Option<String>,
+    pub requested: Option<u64>,
     pub phase: Option<String>,
     /// `status.capacity.storage`.
-    pub capacity: Option<String>,
+    pub capacity: Option<u64>,
 }
 
 fn deployment_state(d: &Deployment) -> WorkloadState {
@@ -210,20 +190,12 @@ fn deployment_state(d: &Deployment) -> WorkloadState {
     }
 }
 
-fn statefulset_state(s: &StatefulSet) -> WorkloadState {
-    let status = s.status.as_ref();
-    WorkloadState {
-        replicas: s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-        ready: status.and_then(|s| s.ready_replicas).unwrap_or(0),
-        generation: s.metadata.generation,
-        observed_generation: status.and_then(|s| s.observed_generation),
-    }
-}
-
 fn volume_state(v: &PersistentVolumeClaim) -> VolumeState {
-    let storage = |m: Option<
-        &BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
-    >| { m.and_then(|m| m.get("storage")).map(|q| q.0.clone()) };
+    let storage =
+        |m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| {
+            m.and_then(|m| m.get("storage"))
+                .and_then(|q| crate::plan::quantity::parse_bytes(&q.0))
+        };
     VolumeState {
         requested: storage(
             v.spec
@@ -255,7 +227,6 @@ fn service_addresses(s: &Service) -> Vec<std::net::IpAddr> {
 pub struct Children {
     caches: Vec<Arc<dyn ChildCache>>,
     pub deployments: Arc<CompactCache<WorkloadState>>,
-    pub statefulsets: Arc<CompactCache<WorkloadState>>,
     pub volumes: Arc<CompactCache<VolumeState>>,
     pub services: Arc<CompactCache<Vec<std::net::IpAddr>>>,
     pub config_maps: Arc<CompactCache>,
@@ -263,72 +234,75 @@ pub struct Children {
 }
 
 impl Children {
-    /// Starts nothing: returns the caches and the streams that fill them (the controller polls
-    /// the streams as triggers).
+    /// Starts nothing: returns a cache for every kind of `CHILD_KINDS` and the streams that
+    /// fill them (the controller polls the streams as triggers).
     pub fn new(client: &Client, records: &Arc<AppliedRecords>) -> (Self, Vec<Trigger>) {
-        use DriftSignal as D;
-        use Retention as R;
-        let mut caches = Vec::new();
+        let mut caches: Vec<Arc<dyn ChildCache>> = Vec::new();
         let mut triggers = Vec::new();
-        macro_rules! meta {
-            ($k:ty, $ns:expr, $ret:expr, $drift:expr) => {{
-                let (cache, trigger) = compact_cache(
-                    Api::<PartialObjectMeta<$k>>::all(client.clone()),
-                    kind_of::<$k>($ns, $ret, $drift),
-                    records,
-                    false,
-                    |_| (),
-                );
-                caches.push(cache.clone() as Arc<dyn ChildCache>);
-                triggers.push(trigger);
-                cache
-            }};
+        let (mut deployments, mut volumes, mut services, mut config_maps, mut secrets) =
+            (None, None, None, None, None);
+        for k in CHILD_KINDS {
+            macro_rules! meta {
+                ($t:ty) => {{
+                    let (cache, trigger) = compact_cache(
+                        Api::<PartialObjectMeta<$t>>::all(client.clone()),
+                        kind_of::<$t>(k),
+                        records,
+                        false,
+                        |_| (),
+                    );
+                    caches.push(cache.clone());
+                    triggers.push(trigger);
+                    cache
+                }};
+            }
+            macro_rules! whole {
+                ($t:ty, $state:expr) => {{
+                    let (cache, trigger) = compact_cache(
+                        Api::<$t>::all(client.clone()),
+                        kind_of::<$t>(k),
+                        records,
+                        true,
+                        $state,
+                    );
+                    caches.push(cache.clone());
+                    triggers.push(trigger);
+                    cache
+                }};
+            }
+            // The Rust type of each kind of the table; `Cached` says which caches keep state.
+            match (k.kind, k.cached) {
+                ("Namespace", Cached::Metadata) => drop(meta!(Namespace)),
+                ("ResourceQuota", Cached::Metadata) => drop(meta!(ResourceQuota)),
+                ("LimitRange", Cached::Metadata) => drop(meta!(LimitRange)),
+                ("NetworkPolicy", Cached::Metadata) => drop(meta!(NetworkPolicy)),
+                ("Role", Cached::Metadata) => drop(meta!(Role)),
+                ("RoleBinding", Cached::Metadata) => drop(meta!(RoleBinding)),
+                ("Secret", Cached::Metadata) => secrets = Some(meta!(Secret)),
+                ("ConfigMap", Cached::Metadata) => config_maps = Some(meta!(ConfigMap)),
+                ("Ingress", Cached::Metadata) => drop(meta!(Ingress)),
+                ("CronJob", Cached::Metadata) => drop(meta!(CronJob)),
+                ("PersistentVolumeClaim", Cached::State) => {
+                    volumes = Some(whole!(PersistentVolumeClaim, volume_state));
+                }
+                ("Service", Cached::State) => {
+                    services = Some(whole!(Service, service_addresses));
+                }
+                ("Deployment", Cached::State) => {
+                    deployments = Some(whole!(Deployment, deployment_state));
+                }
+                (kind, cached) => unreachable!("no cache for {kind} ({cached:?}): add it here"),
+            }
         }
-        macro_rules! whole {
-            ($k:ty, $ns:expr, $ret:expr, $drift:expr, $state:expr) => {{
-                let (cache, trigger) = compact_cache(
-                    Api::<$k>::all(client.clone()),
-                    kind_of::<$k>($ns, $ret, $drift),
-                    records,
-                    true,
-                    $state,
-                );
-                caches.push(cache.clone() as Arc<dyn ChildCache>);
-                triggers.push(trigger);
-                cache
-            }};
-        }
-        meta!(Namespace, false, R::Namespace, D::Hash);
-        meta!(ResourceQuota, true, R::Owned, D::Hash);
-        meta!(LimitRange, true, R::Owned, D::ResourceVersion);
-        meta!(NetworkPolicy, true, R::Owned, D::ResourceVersion);
-        meta!(ServiceAccount, true, R::Owned, D::ResourceVersion);
-        meta!(Role, true, R::Owned, D::ResourceVersion);
-        meta!(RoleBinding, true, R::Owned, D::ResourceVersion);
-        let config_maps = meta!(ConfigMap, true, R::Owned, D::ResourceVersion);
-        let secrets = meta!(Secret, true, R::Data, D::ResourceVersion);
-        meta!(Ingress, true, R::Owned, D::Hash);
-        meta!(CronJob, true, R::Owned, D::Generation);
-        let deployments = whole!(Deployment, true, R::Owned, D::Generation, deployment_state);
-        let statefulsets = whole!(
-            StatefulSet,
-            true,
-            R::Owned,
-            D::Generation,
-            statefulset_state
-        );
-        let services = whole!(Service, true, R::Owned, D::Hash, service_addresses);
-        let volumes = whole!(PersistentVolumeClaim, true, R::Data, D::Hash, volume_state);
-
+        let missing = |what: &str| format!("plan::kinds::CHILD_KINDS has no {what}");
         (
             Children {
                 caches,
-                deployments,
-                statefulsets,
-                volumes,
-                services,
-                config_maps,
-                secrets,
+                deployments: deployments.unwrap_or_else(|| panic!("{}", missing("Deployment"))),
+                volumes: volumes.unwrap_or_else(|| panic!("{}", missing("PersistentVolumeClaim"))),
+                services: services.unwrap_or_else(|| panic!("{}", missing("Service"))),
+                config_maps: config_maps.unwrap_or_else(|| panic!("{}", missing("ConfigMap"))),
+                secrets: secrets.unwrap_or_else(|| panic!("{}", missing("Secret"))),
             },
             triggers,
         )
@@ -352,5 +326,31 @@ impl Children {
             .await
             .into_iter()
             .all(|ok| ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cache for every kind of the table, and nothing else.
+    #[tokio::test]
+    async fn a_cache_for_every_child_kind() {
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let client = Client::try_from(config).unwrap();
+        let (children, triggers) = Children::new(&client, &Arc::new(AppliedRecords::default()));
+        let kinds: Vec<&str> = children
+            .all()
+            .iter()
+            .map(|c| c.kind().resource.kind.as_str())
+            .collect();
+        let table: Vec<&str> = CHILD_KINDS.iter().map(|k| k.kind).collect();
+        assert_eq!(kinds, table);
+        assert_eq!(triggers.len(), CHILD_KINDS.len());
+        for k in CHILD_KINDS {
+            let c = children.cache(&k.api_version(), k.kind).unwrap();
+            assert_eq!(c.kind().resource.plural, k.plural);
+            assert_eq!(c.kind().namespaced, k.namespaced);
+        }
     }
 }

@@ -11,6 +11,7 @@ use super::children::{ChildCache, ChildMeta};
 use super::controller::Context;
 use super::credentials;
 use super::error::Result;
+use crate::api::Service;
 use crate::plan::object::labels;
 use crate::plan::secrets::{DKIM_SECRET, DKIM_SELECTOR};
 use crate::plan::zone::ZONE_VERSIONS_ANNOTATION;
@@ -59,7 +60,7 @@ pub fn observe(ctx: &Context, namespace: &str, draft: Option<&Plan>) -> PlanInpu
             .labels
             .as_ref()
             .and_then(|l| l.get(labels::SERVICE))
-            .is_some_and(|s| s == "mail")
+            .is_some_and(|s| s == Service::Mail.name())
             && matches!(o, Object::Service(s) if s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer"))
     })
     .and_then(|name| ctx.children.services.state(Some(namespace), &name))
@@ -126,18 +127,12 @@ pub async fn ensure_secrets(
             }
         }
         let labels = BTreeMap::from([
+            (labels::MANAGED_BY.to_owned(), labels::MUTUALIS.to_owned()),
+            (labels::PART_OF.to_owned(), labels::MUTUALIS.to_owned()),
+            (labels::TENANT.to_owned(), tenant.to_owned()),
             (
-                "app.kubernetes.io/managed-by".to_owned(),
-                "mutualis".to_owned(),
-            ),
-            (
-                "app.kubernetes.io/part-of".to_owned(),
-                "mutualis".to_owned(),
-            ),
-            (super::children::TENANT_LABEL.to_owned(), tenant.to_owned()),
-            (
-                "mutualis.io/service".to_owned(),
-                request.service.as_str().to_owned(),
+                labels::SERVICE.to_owned(),
+                request.service.name().to_owned(),
             ),
         ]);
         let secret = Secret {

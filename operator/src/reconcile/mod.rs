@@ -1,4 +1,4 @@
-//! The I/O end of the pipeline (DESIGN.md §4): the controller that turns each Tenant's plan into
+//! The I/O end of the pipeline (docs/architecture.md): the controller that turns each Tenant's plan into
 //! cluster objects (server-side apply, prune), observes them into the Tenant's status, and runs
 //! the deletion policy. Everything it decides from is in its caches; only writes go to the API.
 
@@ -14,3 +14,4 @@ pub mod leader;
 pub mod report;
 pub mod status;
 pub mod tenant;
+pub mod volumes;

@@ -10,8 +10,9 @@ use k8s_openapi::jiff::Timestamp;
 use super::children::{VolumeState, WorkloadState};
 use super::compact::CompactCache;
 
+use super::volumes;
 use crate::api::conditions::{self, reasons};
-use crate::plan::quantity::parse_bytes;
+use crate::plan::Volume;
 
 /// One condition before timestamps: type, status, reason, message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,19 +34,16 @@ impl Verdict {
     }
 }
 
-/// The names of a service's planned workloads and volumes, in the tenant's namespace.
+/// A service's planned workloads and volumes, in the tenant's namespace.
 #[derive(Clone, Debug, Default)]
-pub struct ServiceParts {
-    pub deployments: Vec<String>,
-    pub statefulsets: Vec<String>,
-    /// Volume name → requested size.
-    pub volumes: Vec<(String, String)>,
+pub struct ServiceParts<'a> {
+    pub deployments: Vec<&'a str>,
+    pub volumes: Vec<&'a Volume>,
 }
 
 /// The caches status reads.
 pub struct Workloads<'a> {
     pub deployments: &'a CompactCache<WorkloadState>,
-    pub statefulsets: &'a CompactCache<WorkloadState>,
     pub volumes: &'a CompactCache<VolumeState>,
 }
 
@@ -72,56 +70,21 @@ fn workload_problem(
     None
 }
 
-fn volume_problem(v: Option<VolumeState>, name: &str, size: &str) -> Option<(String, String)> {
-    let Some(v) = v else {
-        return Some((
-            reasons::VOLUME_PENDING.into(),
-            format!("PersistentVolumeClaim {name} is being created"),
-        ));
-    };
-    let phase = v.phase.as_deref().unwrap_or("Pending");
-    if phase != "Bound" {
-        return Some((
-            reasons::VOLUME_PENDING.into(),
-            format!("PersistentVolumeClaim {name} is {phase}"),
-        ));
-    }
-    let big_enough = match (
-        v.capacity.as_deref().and_then(parse_bytes),
-        parse_bytes(size),
-    ) {
-        (Some(have), Some(want)) => have >= want,
-        _ => false,
-    };
-    if !big_enough {
-        return Some((
-            reasons::VOLUME_RESIZING.into(),
-            format!(
-                "PersistentVolumeClaim {name} is being expanded from {} to {size}",
-                v.capacity.as_deref().unwrap_or("unknown")
-            ),
-        ));
-    }
-    None
-}
-
 /// The readiness of one enabled service from its parts' state in the caches.
 pub fn service_verdict(
     type_: &str,
     namespace: &str,
-    parts: &ServiceParts,
+    parts: &ServiceParts<'_>,
     w: &Workloads<'_>,
 ) -> Verdict {
     let mut problems = Vec::new();
     let ns = Some(namespace);
-    for (name, size) in &parts.volumes {
-        problems.extend(volume_problem(w.volumes.state(ns, name), name, size));
+    for v in &parts.volumes {
+        problems.extend(
+            volumes::problem(w.volumes.state(ns, v.pvc), v).map(|(r, m)| (r.to_owned(), m)),
+        );
     }
-    for name in &parts.statefulsets {
-        let state = w.statefulsets.state(ns, name);
-        problems.extend(workload_problem("StatefulSet", "ready", state, name));
-    }
-    for name in &parts.deployments {
+    for name in parts.deployments.iter().copied() {
         let state = w.deployments.state(ns, name);
         problems.extend(workload_problem("Deployment", "available", state, name));
     }

@@ -19,10 +19,9 @@ use super::report::{
     Refusal, condition_is, event, known_status, refuse, report_apply_failure, write_status,
 };
 use super::status::{self, ServiceParts, Verdict, Workloads};
-use super::{cleanup, inputs};
+use super::{cleanup, inputs, volumes};
 use crate::api::conditions::{self, reasons};
-use crate::api::{Tenant, TenantStatus};
-use crate::plan::quantity::parse_bytes;
+use crate::api::{Service, Tenant, TenantStatus};
 use crate::plan::{self, Plan};
 
 /// The finalizer that runs the deletion policy before a Tenant goes away.
@@ -81,7 +80,9 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         inputs = observed;
         plan = plan::build(&validated, &inputs);
     }
-    if let Some(message) = shrinks(&plan, ctx) {
+    let shrunk = volumes::shrinking(&plan.storage.volumes, &namespace, &ctx.children.volumes);
+    if !shrunk.is_empty() {
+        let message = volumes::shrink_refusal(&plan.tier, &shrunk);
         refuse(
             tenant,
             ctx,
@@ -95,7 +96,10 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
     }
 
     // Volumes about to grow, known before the apply changes the cache.
-    let resized = growing_volumes(&plan, ctx);
+    let resized = {
+        let grown = volumes::growing(&plan.storage.volumes, &namespace, &ctx.children.volumes);
+        (!grown.is_empty()).then(|| volumes::resized_note(&grown))
+    };
     let plan = match realize(tenant, ctx, &validated, plan, inputs).await {
         Ok(plan) => plan,
         // The API server refused an object: report it and retry slowly, not in a loop.
@@ -143,16 +147,8 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         )
         .await;
     }
-    for (volume, size) in resized {
-        event(
-            ctx,
-            tenant,
-            EventType::Normal,
-            "Resized",
-            "Resize",
-            &format!("PersistentVolumeClaim {volume} grown to {size}"),
-        )
-        .await;
+    if let Some(note) = resized {
+        event(ctx, tenant, EventType::Normal, "Resized", "Resize", &note).await;
     }
     // Level-triggered safety net: a tenant that is not ready is looked at again even if no
     // event comes (one was seen to go missing under heavy load in the end-to-end tests).
@@ -264,76 +260,28 @@ fn owner_reference(tenant: &Tenant) -> OwnerReference {
     owner
 }
 
-/// The message of a refusal when a planned volume is smaller than the existing one.
-fn shrinks(plan: &Plan, ctx: &Context) -> Option<String> {
-    let mut shrunk = Vec::new();
-    for (name, size) in planned_volumes(plan) {
-        let existing = ctx.children.volumes.state(Some(&plan.namespace), &name);
-        if let Some(current) = existing.and_then(|v| v.requested)
-            && let (Some(have), Some(want)) = (parse_bytes(&current), parse_bytes(&size))
-            && want < have
-        {
-            shrunk.push(format!("{name} from {current} to {size}"));
-        }
-    }
-    (!shrunk.is_empty()).then(|| {
-        format!(
-            "refused: spec.tier {:?} would shrink PersistentVolumeClaim {}; volumes cannot shrink without losing data. Choose a tier at least as large, or migrate the data first. Nothing was changed.",
-            plan.tier,
-            shrunk.join(", ")
-        )
-    })
-}
-
-/// Volumes that exist smaller than planned: (name, new size). The apply grows them.
-fn growing_volumes(plan: &Plan, ctx: &Context) -> Vec<(String, String)> {
-    planned_volumes(plan)
-        .into_iter()
-        .filter(|(name, size)| {
-            ctx.children
-                .volumes
-                .state(Some(&plan.namespace), name)
-                .and_then(|v| v.requested)
-                .is_some_and(|q| parse_bytes(&q) < parse_bytes(size))
-        })
-        .collect()
-}
-
-/// Every planned volume: (PVC name, requested size).
-fn planned_volumes(plan: &Plan) -> Vec<(String, String)> {
-    plan.storage
-        .volumes
-        .iter()
-        .map(|v| (v.pvc.clone(), v.quantity.clone()))
-        .collect()
-}
-
 /// The workloads and volumes the plan gives `service`.
-fn service_parts(plan: &Plan, service: &str) -> ServiceParts {
+fn service_parts(plan: &Plan, service: Service) -> ServiceParts<'_> {
     let of_service = |o: &&plan::Object| {
         o.metadata()
             .labels
             .as_ref()
             .and_then(|l| l.get(plan::object::labels::SERVICE))
-            .is_some_and(|s| s == service)
-    };
-    let names = |kind: &str| {
-        plan.objects
-            .iter()
-            .filter(of_service)
-            .filter(|o| o.kind() == kind)
-            .map(|o| o.name().to_owned())
-            .collect()
+            .is_some_and(|s| s == service.name())
     };
     ServiceParts {
-        deployments: names("Deployment"),
-        statefulsets: names("StatefulSet"),
+        deployments: plan
+            .objects
+            .iter()
+            .filter(of_service)
+            .filter(|o| o.kind() == "Deployment")
+            .map(|o| o.name())
+            .collect(),
         volumes: plan
             .storage
             .volumes
             .iter()
-            .filter(|v| v.service.as_str() == service)
-            .map(|v| (v.pvc.clone(), v.quantity.clone()))
+            .filter(|v| v.service == service)
             .collect(),
     }
 }
@@ -341,30 +289,22 @@ fn service_parts(plan: &Plan, service: &str) -> ServiceParts {
 fn service_verdicts(tenant: &Tenant, plan: &Plan, ctx: &Context) -> Vec<Verdict> {
     let w = Workloads {
         deployments: &ctx.children.deployments,
-        statefulsets: &ctx.children.statefulsets,
         volumes: &ctx.children.volumes,
     };
-    let services = &tenant.spec.services;
-    [
-        ("mail", services.mail),
-        ("website", services.website),
-        ("dns", services.dns),
-        ("collaboration", services.collaboration),
-        ("nas", services.nas),
-    ]
-    .into_iter()
-    .map(|(service, on)| {
-        let type_ = conditions::service_ready_type(service).expect("a catalogued service");
-        if !on {
-            return Verdict::new(
-                type_,
-                false,
-                reasons::DISABLED,
-                format!("switched off in spec.services.{service}"),
-            );
-        }
-        let parts = service_parts(plan, service);
-        status::service_verdict(type_, &plan.namespace, &parts, &w)
-    })
-    .collect()
+    Service::ALL
+        .into_iter()
+        .map(|service| {
+            let type_ = service.ready_condition();
+            if !tenant.spec.services.is_on(service) {
+                return Verdict::new(
+                    type_,
+                    false,
+                    reasons::DISABLED,
+                    format!("switched off in spec.services.{service}"),
+                );
+            }
+            let parts = service_parts(plan, service);
+            status::service_verdict(type_, &plan.namespace, &parts, &w)
+        })
+        .collect()
 }

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec};
 
 use super::{Ctx, Out};
-use crate::plan::Service;
+use crate::api::Service;
 use crate::plan::builders::{
     claim_volume, config_hash, config_map, config_volume, deployment, env, env_secret, ingress,
     port, pvc, secret_volume, service,
@@ -18,7 +18,14 @@ use crate::plan::secrets::{
     DKIM_PRIVATE_KEY, DKIM_PUBLIC_KEY, DKIM_SECRET, DKIM_SELECTOR, SecretKind,
 };
 use crate::plan::security::{mount, resources, root_with, tcp_probe};
-use crate::plan::storage::MAIL_PVC;
+use crate::plan::storage::{Share, VolumeSpec};
+
+/// The service's one volume (mailboxes, state and the server's own configuration): all of its storage share.
+pub const DATA_PVC: &str = "mail-data";
+pub const VOLUMES: [VolumeSpec; 1] = [VolumeSpec {
+    pvc: DATA_PVC,
+    share: Share::Rest,
+}];
 
 const CONFIG: &str = "mail-config";
 const POSTMASTER_SECRET: &str = "mail-postmaster";
@@ -85,8 +92,8 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         data,
     ));
     out.push(pvc(
-        ctx.meta(MAIL_PVC, Service::Mail, "docker-mailserver", "mail"),
-        ctx.volume_size(MAIL_PVC),
+        ctx.meta(DATA_PVC, Service::Mail, "docker-mailserver", "mail"),
+        ctx.volume(DATA_PVC),
         ctx.storage_class(),
     ));
 
@@ -135,7 +142,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         mount("dkim", "/etc/mutualis/dkim", None, true),
     ];
     let mut volumes = vec![
-        claim_volume("data", MAIL_PVC),
+        claim_volume("data", DATA_PVC),
         config_volume("config", CONFIG),
         // rspamd reads the key as its own user, not root.
         secret_volume("dkim", DKIM_SECRET, 0o444),

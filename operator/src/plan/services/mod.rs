@@ -9,10 +9,35 @@ pub mod website;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use super::object::Part;
 use super::object::{Object, meta};
 use super::secrets::SecretRequest;
+use super::storage::{Volume, VolumeSpec};
 use super::zone::ZoneFile;
-use super::{PlanInputs, Service, ValidatedTenant};
+use super::{PlanInputs, ValidatedTenant};
+use crate::api::Service;
+
+/// The function that builds `service`'s objects.
+pub fn builder(service: Service) -> fn(&Ctx<'_>, &mut Out) {
+    match service {
+        Service::Mail => mail::build,
+        Service::Website => website::build,
+        Service::Dns => dns::build,
+        Service::Collaboration => collaboration::build,
+        Service::Nas => nas::build,
+    }
+}
+
+/// The volumes each service asks for (declared in its module, sized by `storage::allocate`).
+pub fn volumes_of(service: Service) -> &'static [VolumeSpec] {
+    match service {
+        Service::Mail => &mail::VOLUMES,
+        Service::Website => &website::VOLUMES,
+        Service::Dns => &[],
+        Service::Collaboration => &collaboration::VOLUMES,
+        Service::Nas => &nas::VOLUMES,
+    }
+}
 
 /// What a service builder reads.
 pub struct Ctx<'a> {
@@ -22,12 +47,18 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// Metadata of a namespaced object of this tenant.
-    pub fn meta(&self, name: &str, service: Service, app: &str, component: &str) -> ObjectMeta {
+    pub fn meta(
+        &self,
+        name: &str,
+        part: impl Into<Part>,
+        app: &str,
+        component: &str,
+    ) -> ObjectMeta {
         meta(
             self.tenant.name(),
             Some(self.tenant.namespace()),
             name,
-            service,
+            part,
             app,
             component,
         )
@@ -59,13 +90,9 @@ impl Ctx<'_> {
             .map(|t| t.cluster_issuer.as_str())
     }
 
-    /// The PVC size the allocation gives `pvc`; only called for enabled services, whose
-    /// volumes `validate` allocated.
-    pub fn volume_size(&self, pvc: &str) -> &str {
-        self.tenant
-            .storage()
-            .volume(pvc)
-            .map_or("1Gi", |v| v.quantity.as_str())
+    /// The volume the allocation gives `pvc` (one of the service's `VOLUMES`).
+    pub fn volume(&self, pvc: &str) -> &Volume {
+        self.tenant.storage().planned(pvc)
     }
 }
 

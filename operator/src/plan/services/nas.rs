@@ -9,7 +9,7 @@ use std::fmt::Write;
 use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec};
 
 use super::{Ctx, Out};
-use crate::plan::Service;
+use crate::api::Service;
 use crate::plan::builders::{
     claim_volume, config_hash, config_map, config_volume, deployment, env, env_secret, port, pvc,
     service,
@@ -17,7 +17,14 @@ use crate::plan::builders::{
 use crate::plan::object::selector;
 use crate::plan::secrets::SecretKind;
 use crate::plan::security::{mount, pod, resources, root_with, scratch_in_memory, tcp_probe};
-use crate::plan::storage::NAS_PVC;
+use crate::plan::storage::{Share, VolumeSpec};
+
+/// The service's one volume (every share): all of its storage share.
+pub const DATA_PVC: &str = "nas-data";
+pub const VOLUMES: [VolumeSpec; 1] = [VolumeSpec {
+    pvc: DATA_PVC,
+    share: Share::Rest,
+}];
 
 const CONFIG: &str = "nas-config";
 const USERS_SECRET: &str = "nas-users";
@@ -26,18 +33,18 @@ const SMB_PORT: i32 = 445;
 const FIRST_UID: u32 = 2000;
 
 /// A share: its name (the tenant's or a member's Kubernetes name) and display name.
-struct Share<'a> {
+struct NasShare<'a> {
     name: &'a str,
     comment: &'a str,
 }
 
 pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
     let t = ctx.tenant;
-    let shares: Vec<Share<'_>> = std::iter::once(Share {
+    let shares: Vec<NasShare<'_>> = std::iter::once(NasShare {
         name: t.name(),
         comment: t.display_name(),
     })
-    .chain(t.members().iter().map(|m| Share {
+    .chain(t.members().iter().map(|m| NasShare {
         name: &m.name,
         comment: &m.display_name,
     }))
@@ -102,8 +109,8 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         data,
     ));
     out.push(pvc(
-        ctx.meta(NAS_PVC, Service::Nas, "samba", "nas"),
-        ctx.volume_size(NAS_PVC),
+        ctx.meta(DATA_PVC, Service::Nas, "samba", "nas"),
+        ctx.volume(DATA_PVC),
         ctx.storage_class(),
     ));
 
@@ -180,7 +187,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         volumes: Some(vec![
             config_volume("config", CONFIG),
             scratch_in_memory("users", "1Mi"),
-            claim_volume("data", NAS_PVC),
+            claim_volume("data", DATA_PVC),
         ]),
         security_context: Some(pod(None)),
         ..PodSpec::default()

@@ -8,13 +8,20 @@ use std::fmt::Write;
 use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec};
 
 use super::{Ctx, Out};
-use crate::plan::Service;
+use crate::api::Service;
 use crate::plan::builders::{
     claim_volume, config_hash, config_map, config_volume, deployment, ingress, port, pvc, service,
 };
 use crate::plan::object::selector;
 use crate::plan::security::{http_probe, mount, pod, resources, restricted, scratch};
-use crate::plan::storage::WEBSITE_PVC;
+use crate::plan::storage::{Share, VolumeSpec};
+
+/// The service's one volume (the sites' files): all of its storage share.
+pub const DATA_PVC: &str = "website-content";
+pub const VOLUMES: [VolumeSpec; 1] = [VolumeSpec {
+    pvc: DATA_PVC,
+    share: Share::Rest,
+}];
 
 const CONFIG: &str = "website-nginx";
 /// nginx-unprivileged listens here (no privileged port, no capability needed).
@@ -48,8 +55,8 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         data,
     ));
     out.push(pvc(
-        ctx.meta(WEBSITE_PVC, Service::Website, "nginx", "website"),
-        ctx.volume_size(WEBSITE_PVC),
+        ctx.meta(DATA_PVC, Service::Website, "nginx", "website"),
+        ctx.volume(DATA_PVC),
         ctx.storage_class(),
     ));
     let sel = selector(t.name(), Service::Website, "website");
@@ -83,7 +90,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         containers: vec![container],
         volumes: Some(vec![
             config_volume("config", CONFIG),
-            claim_volume("content", WEBSITE_PVC),
+            claim_volume("content", DATA_PVC),
             scratch("tmp", "256Mi"),
         ]),
         security_context: Some(pod(Some(NGINX_UID))),

@@ -66,7 +66,11 @@ fn disabled_services_have_no_objects_and_a_mail_less_domain_says_so() {
         let service = &o.metadata().labels.as_ref().unwrap()[labels::SERVICE];
         assert!(service != "mail" && service != "nas", "{}", o.name());
     }
-    assert!(p.storage.volume(storage::MAIL_PVC).is_none());
+    assert!(
+        p.storage
+            .volume(crate::plan::services::mail::DATA_PVC)
+            .is_none()
+    );
     let zone = &p.zones[0].text;
     assert!(zone.contains("villages.fr. 3600 IN MX 0 ."), "{zone}");
     assert!(zone.contains("\"v=spf1 -all\""));

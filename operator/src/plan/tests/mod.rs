@@ -99,7 +99,7 @@ fn every_object_is_labelled_namespaced_and_unowned() {
 #[test]
 fn objects_come_in_apply_order() {
     let p = plan_of(TENANT, &PlanInputs::default());
-    let ranks: Vec<u8> = p.objects.iter().map(object::apply_rank).collect();
+    let ranks: Vec<usize> = p.objects.iter().map(object::apply_rank).collect();
     assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
     assert_eq!(p.objects.last().unwrap().kind(), "CronJob");
 }
@@ -116,7 +116,7 @@ fn quota_is_the_tier_and_volumes_fit_in_it() {
             let spec = pvc.spec.as_ref().unwrap();
             let q = &spec.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0;
             assert_eq!(spec.storage_class_name.as_deref(), Some("fast"));
-            assert_eq!(p.storage.volume(o.name()).unwrap().quantity, *q);
+            assert_eq!(p.storage.volume(o.name()).unwrap().quantity(), *q);
             total += quantity::parse_bytes(q).unwrap();
         }
     }

@@ -3,12 +3,11 @@
 use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec, Probe};
 
 use super::super::{Ctx, Out};
-use super::{DB_SECRET, REDIS_SECRET};
-use crate::plan::Service;
+use super::{DB_SECRET, POSTGRES_PVC, REDIS_SECRET};
+use crate::api::Service;
 use crate::plan::builders::{claim_volume, deployment, env, env_secret, port, service};
 use crate::plan::object::selector;
 use crate::plan::security::{exec_probe, mount, pod, resources, restricted, scratch, tcp_probe};
-use crate::plan::storage::POSTGRES_PVC;
 
 /// The `postgres` and `redis` users of their official (Debian) images.
 const POSTGRES_UID: i64 = 999;

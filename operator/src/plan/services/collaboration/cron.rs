@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use super::super::Ctx;
 use super::{REDIS_SECRET, WWW_DATA, nextcloud_mounts, nextcloud_volumes};
-use crate::plan::Service;
+use crate::api::Service;
 use crate::plan::builders::env_secret;
 use crate::plan::security::{pod, resources, restricted};
 

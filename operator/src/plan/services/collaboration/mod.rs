@@ -11,7 +11,7 @@ mod backends;
 mod cron;
 
 use super::{Ctx, Out};
-use crate::plan::Service;
+use crate::api::Service;
 use crate::plan::builders::{
     claim_volume, config_hash, config_map, config_volume, deployment, env, env_secret, ingress,
     port, pvc, service,
@@ -19,7 +19,21 @@ use crate::plan::builders::{
 use crate::plan::object::selector;
 use crate::plan::secrets::SecretKind;
 use crate::plan::security::{http_probe, mount, pod, resources, restricted, scratch};
-use crate::plan::storage::{NEXTCLOUD_PVC, POSTGRES_PVC};
+use crate::plan::storage::{Share, VolumeSpec};
+
+/// Nextcloud's files, and its PostgreSQL database (a tenth of the service's share).
+pub const NEXTCLOUD_PVC: &str = "nextcloud-data";
+pub const POSTGRES_PVC: &str = "postgres-data";
+pub const VOLUMES: [VolumeSpec; 2] = [
+    VolumeSpec {
+        pvc: NEXTCLOUD_PVC,
+        share: Share::Rest,
+    },
+    VolumeSpec {
+        pvc: POSTGRES_PVC,
+        share: Share::Percent(10),
+    },
+];
 
 pub(super) const CONFIG: &str = "nextcloud-config";
 const ADMIN_SECRET: &str = "nextcloud-admin";
@@ -89,7 +103,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
             "nextcloud",
             "nextcloud",
         ),
-        ctx.volume_size(NEXTCLOUD_PVC),
+        ctx.volume(NEXTCLOUD_PVC),
         ctx.storage_class(),
     ));
     out.push(pvc(
@@ -99,7 +113,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
             "postgresql",
             "database",
         ),
-        ctx.volume_size(POSTGRES_PVC),
+        ctx.volume(POSTGRES_PVC),
         ctx.storage_class(),
     ));
 

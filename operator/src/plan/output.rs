@@ -1,0 +1,52 @@
+//! The plan's result: everything a tenant should have in the cluster.
+
+use std::collections::BTreeMap;
+
+use super::object::Object;
+use super::secrets::SecretRequest;
+use super::storage::StorageAllocation;
+use super::zone::{ZoneFile, ZoneVersions};
+use crate::api::Endpoints;
+
+/// Everything a tenant should have in the cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub tenant: String,
+    pub namespace: String,
+    pub tier: String,
+    pub member_count: usize,
+    /// Euros per year.
+    pub annual_contribution: i64,
+    /// Objects in apply order: Namespace, quota, network policies, RBAC, ConfigMaps, PVCs,
+    /// Services, Deployments, Ingresses, CronJobs. No owner references (the apply step adds them).
+    pub objects: Vec<Object>,
+    pub storage: StorageAllocation,
+    /// One zone per domain when DNS is enabled.
+    pub zones: Vec<ZoneFile>,
+    /// Secrets the apply step creates once if absent.
+    pub secrets: Vec<SecretRequest>,
+    pub endpoints: Endpoints,
+    /// Things a reviewer should know (e.g. DKIM record pending).
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// Number of objects of each kind.
+    pub fn object_counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        for o in &self.objects {
+            *counts.entry(o.kind()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// The zone versions to record on the zone ConfigMap.
+    pub fn zone_versions(&self) -> ZoneVersions {
+        ZoneVersions(
+            self.zones
+                .iter()
+                .map(|z| (z.origin.clone(), z.version.clone()))
+                .collect(),
+        )
+    }
+}
