@@ -7,8 +7,8 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy}
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, EnvVar, EnvVarSource, PersistentVolumeClaim,
     PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec,
-    SecretKeySelector, SecretVolumeSource, Service as KubeService, ServicePort, ServiceSpec,
-    Volume, VolumeResourceRequirements,
+    SecretKeySelector, SecretVolumeSource, Service as KubeService, ServiceSpec, Volume,
+    VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
@@ -16,7 +16,6 @@ use k8s_openapi::api::networking::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::object::Object;
 
@@ -75,30 +74,19 @@ pub fn pvc(
     })
 }
 
-/// A Service port; `target` may differ so containers can listen on unprivileged ports.
-pub fn port(name: &str, port: i32, target: i32, protocol: &str) -> ServicePort {
-    ServicePort {
-        name: Some(name.to_owned()),
-        port,
-        target_port: Some(IntOrString::Int(target)),
-        protocol: Some(protocol.to_owned()),
-        ..ServicePort::default()
-    }
-}
-
 /// A ClusterIP Service, or a LoadBalancer that keeps client addresses visible
 /// (`externalTrafficPolicy: Local`: mail and DNS need the real source for spam and abuse control).
 pub fn service(
     meta: ObjectMeta,
     selector: BTreeMap<String, String>,
-    ports: Vec<ServicePort>,
+    ports: &[super::network::Port],
     load_balancer: bool,
 ) -> Object {
     Object::from(KubeService {
         metadata: meta,
         spec: Some(ServiceSpec {
             selector: Some(selector),
-            ports: Some(ports),
+            ports: Some(ports.iter().map(|p| p.service_port()).collect()),
             type_: Some(
                 if load_balancer {
                     "LoadBalancer"

@@ -14,6 +14,7 @@ pub mod error;
 mod inputs;
 pub mod kinds;
 pub mod names;
+pub mod network;
 pub mod object;
 mod output;
 pub mod quantity;

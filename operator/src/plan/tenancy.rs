@@ -9,17 +9,15 @@ use k8s_openapi::api::core::v1::{
     LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec,
 };
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
-    NetworkPolicyPort, NetworkPolicySpec,
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicySpec,
 };
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject as RbacSubject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::object::{Object, Part, labels, meta, selector};
-use super::services::{Ctx, Out};
-use super::{Service, ValidatedTenant};
+use super::network::{Allow, Peer, PodsOf, Port, Protocol};
+use super::object::{Object, Part, meta};
+use super::services::{self, Ctx, Out};
 use crate::api::SubjectKind;
 
 pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
@@ -100,156 +98,39 @@ fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
         .collect()
 }
 
-fn tcp(p: i32) -> NetworkPolicyPort {
-    NetworkPolicyPort {
-        port: Some(IntOrString::Int(p)),
-        protocol: Some("TCP".into()),
-        end_port: None,
-    }
-}
-
-fn udp(p: i32) -> NetworkPolicyPort {
-    NetworkPolicyPort {
-        port: Some(IntOrString::Int(p)),
-        protocol: Some("UDP".into()),
-        end_port: None,
-    }
-}
-
-fn pods(t: &ValidatedTenant, service: Service, component: &str) -> LabelSelector {
-    LabelSelector {
-        match_labels: Some(selector(t.name(), service, component)),
-        match_expressions: None,
-    }
-}
-
-/// Any pod in any namespace (the ingress controller's namespace differs between clusters).
-fn cluster() -> NetworkPolicyPeer {
-    NetworkPolicyPeer {
-        namespace_selector: Some(LabelSelector::default()),
-        ..NetworkPolicyPeer::default()
-    }
-}
-
-fn peer(t: &ValidatedTenant, service: Service, component: &str) -> NetworkPolicyPeer {
-    NetworkPolicyPeer {
-        pod_selector: Some(pods(t, service, component)),
-        ..NetworkPolicyPeer::default()
-    }
-}
-
-struct Allow {
-    name: &'static str,
-    pods: LabelSelector,
-    /// `None` peers: from anywhere, Internet included.
-    ingress: Option<(Option<Vec<NetworkPolicyPeer>>, Vec<NetworkPolicyPort>)>,
-    egress: Option<(Option<Vec<NetworkPolicyPeer>>, Vec<NetworkPolicyPort>)>,
-}
+/// Cluster DNS wherever the cluster runs it: CoreDNS in kube-system (port 53), NodeLocal
+/// DNSCache on a link-local address (53), OpenShift's DNS pods (5353 behind the Service's 53).
+/// Address-free on purpose: no namespace label is the same across distributions.
+const CLUSTER_DNS: [Port; 4] = [
+    Port::mapped("dns-udp", 53, 53, Protocol::Udp),
+    Port::tcp("dns-tcp", 53),
+    Port::mapped("dns-udp-alt", 5353, 5353, Protocol::Udp),
+    Port::tcp("dns-tcp-alt", 5353),
+];
+/// cert-manager's HTTP-01 solver pods listen here, reached by the ingress controller.
+const ACME_SOLVER: Port = Port::tcp("acme-http01", 8089);
 
 fn network_policies(ctx: &Ctx<'_>, out: &mut Out) {
     let t = ctx.tenant;
-    let s = t.services();
     let mut allows = vec![Allow {
         name: "allow-cluster-dns",
-        pods: LabelSelector::default(),
+        pods: PodsOf::All,
         ingress: None,
-        egress: Some((
-            Some(vec![NetworkPolicyPeer {
-                namespace_selector: Some(LabelSelector {
-                    match_labels: Some(BTreeMap::from([(
-                        "kubernetes.io/metadata.name".to_owned(),
-                        "kube-system".to_owned(),
-                    )])),
-                    match_expressions: None,
-                }),
-                ..NetworkPolicyPeer::default()
-            }]),
-            vec![udp(53), tcp(53)],
-        )),
+        egress: Some((Peer::Anywhere, CLUSTER_DNS.to_vec())),
     }];
-    // cert-manager's HTTP-01 solver pods run in this namespace behind the ingress controller.
     if ctx.issuer().is_some() {
         allows.push(Allow {
             name: "allow-acme-solver",
-            pods: LabelSelector {
-                match_labels: Some(BTreeMap::from([(
-                    "acme.cert-manager.io/http01-solver".to_owned(),
-                    "true".to_owned(),
-                )])),
-                match_expressions: None,
-            },
-            ingress: Some((Some(vec![cluster()]), vec![tcp(8089)])),
+            pods: PodsOf::Labelled(BTreeMap::from([(
+                "acme.cert-manager.io/http01-solver".to_owned(),
+                "true".to_owned(),
+            )])),
+            ingress: Some((Peer::AnyPod, vec![ACME_SOLVER])),
             egress: None,
         });
     }
-    if s.mail {
-        allows.push(Allow {
-            name: "allow-mail",
-            pods: pods(t, Service::Mail, "mail"),
-            ingress: Some((None, vec![tcp(25), tcp(465), tcp(587), tcp(993)])),
-            // Outbound SMTP to other domains' MX, and DNS to the resolvers rspamd uses.
-            egress: Some((None, vec![tcp(25), udp(53), tcp(53)])),
-        });
-    }
-    if s.website {
-        allows.push(Allow {
-            name: "allow-website",
-            pods: pods(t, Service::Website, "website"),
-            ingress: Some((Some(vec![cluster()]), vec![tcp(8080)])),
-            egress: None,
-        });
-    }
-    if s.dns {
-        allows.push(Allow {
-            name: "allow-dns",
-            pods: pods(t, Service::Dns, "dns"),
-            ingress: Some((None, vec![udp(1053), tcp(1053)])),
-            egress: None,
-        });
-    }
-    if s.collaboration {
-        let nextcloud = || {
-            vec![
-                peer(t, Service::Collaboration, "nextcloud"),
-                peer(t, Service::Collaboration, "cron"),
-            ]
-        };
-        allows.push(Allow {
-            name: "allow-nextcloud",
-            pods: pods(t, Service::Collaboration, "nextcloud"),
-            ingress: Some((Some(vec![cluster()]), vec![tcp(8080)])),
-            // Its database and cache, and HTTPS for the app store and federation.
-            egress: Some((None, vec![tcp(443)])),
-        });
-        allows.push(Allow {
-            name: "allow-nextcloud-backends",
-            pods: LabelSelector {
-                match_labels: Some(BTreeMap::from([
-                    (labels::TENANT.to_owned(), t.name().to_owned()),
-                    (
-                        labels::SERVICE.to_owned(),
-                        Service::Collaboration.name().to_owned(),
-                    ),
-                ])),
-                match_expressions: None,
-            },
-            ingress: Some((Some(nextcloud()), vec![tcp(5432), tcp(6379)])),
-            egress: Some((
-                Some(vec![
-                    peer(t, Service::Collaboration, "database"),
-                    peer(t, Service::Collaboration, "cache"),
-                ]),
-                vec![tcp(5432), tcp(6379)],
-            )),
-        });
-    }
-    if s.nas {
-        allows.push(Allow {
-            name: "allow-nas",
-            pods: pods(t, Service::Nas, "nas"),
-            ingress: Some((Some(vec![cluster()]), vec![tcp(445)])),
-            egress: None,
-        });
+    for service in t.services().enabled() {
+        allows.extend(services::network_of(service));
     }
 
     out.push(Object::from(NetworkPolicy {
@@ -261,33 +142,39 @@ fn network_policies(ctx: &Ctx<'_>, out: &mut Out) {
         }),
     }));
     for a in allows {
-        let mut types = Vec::new();
-        if a.ingress.is_some() {
-            types.push("Ingress".to_owned());
-        }
-        if a.egress.is_some() {
-            types.push("Egress".to_owned());
-        }
-        out.push(Object::from(NetworkPolicy {
-            metadata: tmeta(ctx, a.name),
-            spec: Some(NetworkPolicySpec {
-                pod_selector: Some(a.pods),
-                ingress: a.ingress.map(|(from, ports)| {
-                    vec![NetworkPolicyIngressRule {
-                        from,
-                        ports: Some(ports),
-                    }]
-                }),
-                egress: a.egress.map(|(to, ports)| {
-                    vec![NetworkPolicyEgressRule {
-                        to,
-                        ports: Some(ports),
-                    }]
-                }),
-                policy_types: Some(types),
-            }),
-        }));
+        out.push(policy(ctx, a));
     }
+}
+
+fn policy(ctx: &Ctx<'_>, a: Allow) -> Object {
+    let tenant = ctx.tenant.name();
+    let mut types = Vec::new();
+    if a.ingress.is_some() {
+        types.push("Ingress".to_owned());
+    }
+    if a.egress.is_some() {
+        types.push("Egress".to_owned());
+    }
+    let ports = |ports: &[Port]| Some(ports.iter().map(Port::policy_port).collect());
+    Object::from(NetworkPolicy {
+        metadata: tmeta(ctx, a.name),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(a.pods.selector(tenant)),
+            ingress: a.ingress.map(|(from, p)| {
+                vec![NetworkPolicyIngressRule {
+                    from: from.peers(tenant),
+                    ports: ports(&p),
+                }]
+            }),
+            egress: a.egress.map(|(to, p)| {
+                vec![NetworkPolicyEgressRule {
+                    to: to.peers(tenant),
+                    ports: ports(&p),
+                }]
+            }),
+            policy_types: Some(types),
+        }),
+    })
 }
 
 /// Read-mostly access for the tenant's admins: they see everything but Secrets, read logs

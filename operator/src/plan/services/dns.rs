@@ -8,11 +8,12 @@ use std::net::IpAddr;
 
 use hickory_proto::rr::rdata::MX;
 use hickory_proto::rr::{Name, RData, Record};
-use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec};
+use k8s_openapi::api::core::v1::{Container, PodSpec};
 
 use super::{Ctx, Out};
 use crate::api::Service;
-use crate::plan::builders::{config_hash, config_map, config_volume, deployment, port, service};
+use crate::plan::builders::{config_hash, config_map, config_volume, deployment, service};
+use crate::plan::network::{Allow, Peer, PodsOf, Port, Protocol};
 use crate::plan::object::selector;
 use crate::plan::security::{http_probe, mount, pod, resources, restricted};
 use crate::plan::validate::Domain;
@@ -23,9 +24,21 @@ use crate::plan::zone::{
 
 const CONFIG: &str = "dns-zones";
 /// CoreDNS listens on an unprivileged port; the Service maps 53 to it.
-const DNS_PORT: i32 = 1053;
-const HEALTH_PORT: i32 = 8080;
-const READY_PORT: i32 = 8181;
+pub const DNS_UDP: Port = Port::mapped("dns-udp", 53, 1053, Protocol::Udp);
+pub const DNS_TCP: Port = Port::mapped("dns-tcp", 53, 1053, Protocol::Tcp);
+/// Probes only (the kubelet is not subject to network policies).
+const HEALTH: Port = Port::tcp("health", 8080);
+const READY: Port = Port::tcp("ready", 8181);
+
+/// Queried from anywhere: it is the zones' authoritative server.
+pub fn network() -> Vec<Allow> {
+    vec![Allow {
+        name: "allow-dns",
+        pods: PodsOf::Component(Service::Dns, "dns"),
+        ingress: Some((Peer::Anywhere, vec![DNS_UDP, DNS_TCP])),
+        egress: None,
+    }]
+}
 /// The `nonroot` user of the CoreDNS image.
 const COREDNS_UID: i64 = 65532;
 
@@ -175,13 +188,15 @@ fn serve(ctx: &Ctx<'_>, zones: &[ZoneFile], out: &mut Out) {
     for (i, z) in zones.iter().enumerate() {
         let _ = write!(
             corefile,
-            "{o}:{DNS_PORT} {{\n    file /etc/coredns/db.{o} {o} {{\n        reload 30s\n    }}\n    errors\n    log . {{\n        class denial error\n    }}\n",
-            o = z.origin
+            "{o}:{port} {{\n    file /etc/coredns/db.{o} {o} {{\n        reload 30s\n    }}\n    errors\n    log . {{\n        class denial error\n    }}\n",
+            o = z.origin,
+            port = DNS_UDP.target
         );
         if i == 0 {
             let _ = write!(
                 corefile,
-                "    health :{HEALTH_PORT}\n    ready :{READY_PORT}\n"
+                "    health :{}\n    ready :{}\n",
+                HEALTH.target, READY.target
             );
         }
         corefile.push_str("}\n");
@@ -209,32 +224,23 @@ fn serve(ctx: &Ctx<'_>, zones: &[ZoneFile], out: &mut Out) {
     out.push(service(
         ctx.meta("dns", Service::Dns, "coredns", "dns"),
         sel.clone(),
-        vec![
-            port("dns-udp", 53, DNS_PORT, "UDP"),
-            port("dns-tcp", 53, DNS_PORT, "TCP"),
-        ],
+        &[DNS_UDP, DNS_TCP],
         true,
     ));
-    let container_port = |name: &str, p: i32, proto: &str| ContainerPort {
-        name: Some(name.to_owned()),
-        container_port: p,
-        protocol: Some(proto.to_owned()),
-        ..ContainerPort::default()
-    };
     let container = Container {
         name: "coredns".into(),
         image: Some(t.catalog().images.dns.reference()),
         args: Some(vec!["-conf".into(), "/etc/coredns/Corefile".into()]),
         ports: Some(vec![
-            container_port("dns-udp", DNS_PORT, "UDP"),
-            container_port("dns-tcp", DNS_PORT, "TCP"),
-            container_port("health", HEALTH_PORT, "TCP"),
+            DNS_UDP.container_port(),
+            DNS_TCP.container_port(),
+            HEALTH.container_port(),
         ]),
         volume_mounts: Some(vec![mount("zones", "/etc/coredns", None, true)]),
         security_context: Some(restricted(COREDNS_UID)),
         resources: Some(resources("50m", "32Mi", "500m", "128Mi")),
-        readiness_probe: Some(http_probe("/ready", READY_PORT, 10, 3)),
-        liveness_probe: Some(http_probe("/health", HEALTH_PORT, 20, 5)),
+        readiness_probe: Some(http_probe("/ready", READY.target, 10, 3)),
+        liveness_probe: Some(http_probe("/health", HEALTH.target, 20, 5)),
         ..Container::default()
     };
     let pod_spec = PodSpec {

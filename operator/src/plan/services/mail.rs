@@ -5,14 +5,15 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec};
+use k8s_openapi::api::core::v1::{Container, PodSpec};
 
 use super::{Ctx, Out};
 use crate::api::Service;
 use crate::plan::builders::{
     claim_volume, config_hash, config_map, config_volume, deployment, env, env_secret, ingress,
-    port, pvc, secret_volume, service,
+    pvc, secret_volume, service,
 };
+use crate::plan::network::{Allow, DNS_CLIENT, Peer, PodsOf, Port};
 use crate::plan::object::selector;
 use crate::plan::secrets::{
     DKIM_PRIVATE_KEY, DKIM_PUBLIC_KEY, DKIM_SECRET, DKIM_SELECTOR, SecretKind,
@@ -33,14 +34,27 @@ const TLS_SECRET: &str = "mail-tls";
 /// docker-mailserver's configuration directory.
 const DMS_CONFIG: &str = "/tmp/docker-mailserver";
 
-/// (name, port) of the mail protocols; the container listens on the standard ports because
-/// postfix and dovecot are started by the image's init as root and drop privileges themselves.
-const PORTS: [(&str, i32); 4] = [
-    ("smtp", 25),
-    ("submissions", 465),
-    ("submission", 587),
-    ("imaps", 993),
-];
+/// The mail protocols; the container listens on the standard ports because postfix and dovecot
+/// are started by the image's init as root and drop privileges themselves.
+pub const SMTP: Port = Port::tcp("smtp", 25);
+pub const SUBMISSIONS: Port = Port::tcp("submissions", 465);
+pub const SUBMISSION: Port = Port::tcp("submission", 587);
+pub const IMAPS: Port = Port::tcp("imaps", 993);
+const PORTS: [Port; 4] = [SMTP, SUBMISSIONS, SUBMISSION, IMAPS];
+
+/// Reached from anywhere on every mail port; reaches other domains' MX (SMTP) and the DNS
+/// resolvers rspamd uses.
+pub fn network() -> Vec<Allow> {
+    vec![Allow {
+        name: "allow-mail",
+        pods: PodsOf::Component(Service::Mail, "mail"),
+        ingress: Some((Peer::Anywhere, PORTS.to_vec())),
+        egress: Some((
+            Peer::Anywhere,
+            [SMTP].into_iter().chain(DNS_CLIENT).collect(),
+        )),
+    }]
+}
 
 pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
     let t = ctx.tenant;
@@ -101,7 +115,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
     out.push(service(
         ctx.meta("mail", Service::Mail, "docker-mailserver", "mail"),
         sel.clone(),
-        PORTS.iter().map(|(n, p)| port(n, *p, *p, "TCP")).collect(),
+        &PORTS,
         true,
     ));
 
@@ -162,7 +176,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
             ctx.issuer(),
             std::slice::from_ref(&host),
             "website",
-            8080,
+            super::website::HTTP.port,
             TLS_SECRET,
             &[],
         ));
@@ -197,17 +211,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
     let container = Container {
         name: "mailserver".into(),
         image: Some(t.catalog().images.mail.reference()),
-        ports: Some(
-            PORTS
-                .iter()
-                .map(|(n, p)| ContainerPort {
-                    name: Some((*n).to_owned()),
-                    container_port: *p,
-                    protocol: Some("TCP".into()),
-                    ..ContainerPort::default()
-                })
-                .collect(),
-        ),
+        ports: Some(PORTS.iter().map(Port::container_port).collect()),
         env: Some(environment),
         volume_mounts: Some(mounts),
         // The image's supervisord starts as root and postfix/dovecot drop to their users;
@@ -224,9 +228,9 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
             "SYS_CHROOT",
         ])),
         resources: Some(resources("200m", "512Mi", "1", "1536Mi")),
-        startup_probe: Some(tcp_probe(25, 10, 30)),
-        readiness_probe: Some(tcp_probe(25, 10, 3)),
-        liveness_probe: Some(tcp_probe(25, 30, 5)),
+        startup_probe: Some(tcp_probe(SMTP.target, 10, 30)),
+        readiness_probe: Some(tcp_probe(SMTP.target, 10, 3)),
+        liveness_probe: Some(tcp_probe(SMTP.target, 30, 5)),
         ..Container::default()
     };
     let pod = PodSpec {

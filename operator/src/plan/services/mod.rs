@@ -9,6 +9,7 @@ pub mod website;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use super::network::Allow;
 use super::object::Part;
 use super::object::{Object, meta};
 use super::secrets::SecretRequest;
@@ -25,6 +26,17 @@ pub fn builder(service: Service) -> fn(&Ctx<'_>, &mut Out) {
         Service::Dns => dns::build,
         Service::Collaboration => collaboration::build,
         Service::Nas => nas::build,
+    }
+}
+
+/// The network needs `service` declares beside its ports.
+pub fn network_of(service: Service) -> Vec<Allow> {
+    match service {
+        Service::Mail => mail::network(),
+        Service::Website => website::network(),
+        Service::Dns => dns::network(),
+        Service::Collaboration => collaboration::network(),
+        Service::Nas => nas::network(),
     }
 }
 

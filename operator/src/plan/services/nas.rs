@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec};
+use k8s_openapi::api::core::v1::{Container, PodSpec};
 
 use super::{Ctx, Out};
 use crate::api::Service;
 use crate::plan::builders::{
-    claim_volume, config_hash, config_map, config_volume, deployment, env, env_secret, port, pvc,
-    service,
+    claim_volume, config_hash, config_map, config_volume, deployment, env, env_secret, pvc, service,
 };
+use crate::plan::network::{Allow, Peer, PodsOf, Port};
 use crate::plan::object::selector;
 use crate::plan::secrets::SecretKind;
 use crate::plan::security::{mount, pod, resources, root_with, scratch_in_memory, tcp_probe};
@@ -28,7 +28,17 @@ pub const VOLUMES: [VolumeSpec; 1] = [VolumeSpec {
 
 const CONFIG: &str = "nas-config";
 const USERS_SECRET: &str = "nas-users";
-const SMB_PORT: i32 = 445;
+pub const SMB: Port = Port::tcp("smb", 445);
+
+/// Reached by pods of the cluster (the syndicate's network is added by the catalogue).
+pub fn network() -> Vec<Allow> {
+    vec![Allow {
+        name: "allow-nas",
+        pods: PodsOf::Component(Service::Nas, "nas"),
+        ingress: Some((Peer::AnyPod, vec![SMB])),
+        egress: None,
+    }]
+}
 /// First uid of share users; share directories are owned by their user.
 const FIRST_UID: u32 = 2000;
 
@@ -118,7 +128,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
     out.push(service(
         ctx.meta("nas", Service::Nas, "samba", "nas"),
         sel.clone(),
-        vec![port("smb", SMB_PORT, SMB_PORT, "TCP")],
+        &[SMB],
         false,
     ));
 
@@ -156,12 +166,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
                 "/etc/samba-container/config.json:/etc/samba-users/users.json",
             ),
         ]),
-        ports: Some(vec![ContainerPort {
-            name: Some("smb".into()),
-            container_port: SMB_PORT,
-            protocol: Some("TCP".into()),
-            ..ContainerPort::default()
-        }]),
+        ports: Some(vec![SMB.container_port()]),
         volume_mounts: Some(vec![
             mount("config", "/etc/samba-container", None, true),
             mount("users", "/etc/samba-users", None, true),
@@ -177,8 +182,8 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
             "SETUID",
         ])),
         resources: Some(resources("100m", "128Mi", "1", "512Mi")),
-        readiness_probe: Some(tcp_probe(SMB_PORT, 10, 3)),
-        liveness_probe: Some(tcp_probe(SMB_PORT, 30, 3)),
+        readiness_probe: Some(tcp_probe(SMB.target, 10, 3)),
+        liveness_probe: Some(tcp_probe(SMB.target, 30, 3)),
         ..Container::default()
     };
     let pod_spec = PodSpec {

@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec};
+use k8s_openapi::api::core::v1::{Container, PodSpec};
 
 use super::{Ctx, Out};
 use crate::api::Service;
 use crate::plan::builders::{
-    claim_volume, config_hash, config_map, config_volume, deployment, ingress, port, pvc, service,
+    claim_volume, config_hash, config_map, config_volume, deployment, ingress, pvc, service,
 };
+use crate::plan::network::{Allow, Peer, PodsOf, Port};
 use crate::plan::object::selector;
 use crate::plan::security::{http_probe, mount, pod, resources, restricted, scratch};
 use crate::plan::storage::{Share, VolumeSpec};
@@ -25,7 +26,17 @@ pub const VOLUMES: [VolumeSpec; 1] = [VolumeSpec {
 
 const CONFIG: &str = "website-nginx";
 /// nginx-unprivileged listens here (no privileged port, no capability needed).
-pub const HTTP_PORT: i32 = 8080;
+pub const HTTP: Port = Port::tcp("http", 8080);
+
+/// Reached by the ingress controller only.
+pub fn network() -> Vec<Allow> {
+    vec![Allow {
+        name: "allow-website",
+        pods: PodsOf::Component(Service::Website, "website"),
+        ingress: Some((Peer::AnyPod, vec![HTTP])),
+        egress: None,
+    }]
+}
 /// The `nginx` user of nginx-unprivileged.
 const NGINX_UID: i64 = 101;
 
@@ -63,18 +74,13 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
     out.push(service(
         ctx.meta("website", Service::Website, "nginx", "website"),
         sel.clone(),
-        vec![port("http", HTTP_PORT, HTTP_PORT, "TCP")],
+        &[HTTP],
         false,
     ));
     let container = Container {
         name: "nginx".into(),
         image: Some(t.catalog().images.website.reference()),
-        ports: Some(vec![ContainerPort {
-            name: Some("http".into()),
-            container_port: HTTP_PORT,
-            protocol: Some("TCP".into()),
-            ..ContainerPort::default()
-        }]),
+        ports: Some(vec![HTTP.container_port()]),
         volume_mounts: Some(vec![
             mount("config", "/etc/nginx/conf.d", None, true),
             mount("content", "/usr/share/nginx/html", None, true),
@@ -82,8 +88,8 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         ]),
         security_context: Some(restricted(NGINX_UID)),
         resources: Some(resources("50m", "64Mi", "500m", "256Mi")),
-        readiness_probe: Some(http_probe("/healthz", HTTP_PORT, 10, 3)),
-        liveness_probe: Some(http_probe("/healthz", HTTP_PORT, 30, 3)),
+        readiness_probe: Some(http_probe("/healthz", HTTP.target, 10, 3)),
+        liveness_probe: Some(http_probe("/healthz", HTTP.target, 30, 3)),
         ..Container::default()
     };
     let pod_spec = PodSpec {
@@ -118,7 +124,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
             ctx.issuer(),
             &hosts,
             "website",
-            HTTP_PORT,
+            HTTP.port,
             &format!("{name}-tls"),
             &[],
         ));

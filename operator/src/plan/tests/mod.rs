@@ -2,6 +2,7 @@
 //! and the invariants every plan must keep.
 
 mod inputs_and_validation;
+mod ports_and_policies;
 
 use serde_json::{Value, json};
 

@@ -1,11 +1,11 @@
 //! Nextcloud's PostgreSQL (on the `postgres-data` volume) and Redis (a cache: no volume).
 
-use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec, Probe};
+use k8s_openapi::api::core::v1::{Container, PodSpec, Probe};
 
 use super::super::{Ctx, Out};
-use super::{DB_SECRET, POSTGRES_PVC, REDIS_SECRET};
+use super::{DB_SECRET, POSTGRES, POSTGRES_PVC, REDIS, REDIS_SECRET};
 use crate::api::Service;
-use crate::plan::builders::{claim_volume, deployment, env, env_secret, port, service};
+use crate::plan::builders::{claim_volume, deployment, env, env_secret, service};
 use crate::plan::object::selector;
 use crate::plan::security::{exec_probe, mount, pod, resources, restricted, scratch, tcp_probe};
 
@@ -19,7 +19,7 @@ pub(super) fn database(ctx: &Ctx<'_>, out: &mut Out) {
     out.push(service(
         ctx.meta("postgres", Service::Collaboration, "postgresql", "database"),
         sel.clone(),
-        vec![port("postgres", 5432, 5432, "TCP")],
+        &[POSTGRES],
         false,
     ));
     let ready = exec_probe(
@@ -38,12 +38,7 @@ pub(super) fn database(ctx: &Ctx<'_>, out: &mut Out) {
     let container = Container {
         name: "postgres".into(),
         image: Some(t.catalog().images.database.reference()),
-        ports: Some(vec![ContainerPort {
-            name: Some("postgres".into()),
-            container_port: 5432,
-            protocol: Some("TCP".into()),
-            ..ContainerPort::default()
-        }]),
+        ports: Some(vec![POSTGRES.container_port()]),
         env: Some(vec![
             env("POSTGRES_DB", "nextcloud"),
             env("POSTGRES_USER", "nextcloud"),
@@ -96,7 +91,7 @@ pub(super) fn cache(ctx: &Ctx<'_>, out: &mut Out) {
     out.push(service(
         ctx.meta("redis", Service::Collaboration, "redis", "cache"),
         sel.clone(),
-        vec![port("redis", 6379, 6379, "TCP")],
+        &[REDIS],
         false,
     ));
     let container = Container {
@@ -112,17 +107,12 @@ pub(super) fn cache(ctx: &Ctx<'_>, out: &mut Out) {
             "no".into(),
         ]),
         env: Some(vec![env_secret("REDIS_PASSWORD", REDIS_SECRET, "password")]),
-        ports: Some(vec![ContainerPort {
-            name: Some("redis".into()),
-            container_port: 6379,
-            protocol: Some("TCP".into()),
-            ..ContainerPort::default()
-        }]),
+        ports: Some(vec![REDIS.container_port()]),
         volume_mounts: Some(vec![mount("data", "/data", None, false)]),
         security_context: Some(restricted(REDIS_UID)),
         resources: Some(resources("50m", "64Mi", "500m", "256Mi")),
-        readiness_probe: Some(tcp_probe(6379, 10, 3)),
-        liveness_probe: Some(tcp_probe(6379, 30, 3)),
+        readiness_probe: Some(tcp_probe(REDIS.target, 10, 3)),
+        liveness_probe: Some(tcp_probe(REDIS.target, 30, 3)),
         ..Container::default()
     };
     let pod_spec = PodSpec {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use k8s_openapi::api::core::v1::{Container, ContainerPort, HTTPHeader, PodSpec, Probe};
+use k8s_openapi::api::core::v1::{Container, HTTPHeader, PodSpec, Probe};
 
 mod backends;
 mod cron;
@@ -14,8 +14,9 @@ use super::{Ctx, Out};
 use crate::api::Service;
 use crate::plan::builders::{
     claim_volume, config_hash, config_map, config_volume, deployment, env, env_secret, ingress,
-    port, pvc, service,
+    pvc, service,
 };
+use crate::plan::network::{Allow, Peer, PodsOf, Port};
 use crate::plan::object::selector;
 use crate::plan::secrets::SecretKind;
 use crate::plan::security::{http_probe, mount, pod, resources, restricted, scratch};
@@ -40,7 +41,41 @@ const ADMIN_SECRET: &str = "nextcloud-admin";
 pub(super) const DB_SECRET: &str = "nextcloud-db";
 pub(super) const REDIS_SECRET: &str = "nextcloud-redis";
 /// Apache in the Nextcloud image, moved off port 80 so it runs without privileges.
-const HTTP_PORT: i32 = 8080;
+pub const HTTP: Port = Port::tcp("http", 8080);
+/// Its database and cache.
+pub const POSTGRES: Port = Port::tcp("postgres", 5432);
+pub const REDIS: Port = Port::tcp("redis", 6379);
+/// HTTPS out, for the app store and federation.
+const HTTPS_OUT: Port = Port::tcp("https", 443);
+
+/// Nextcloud reached by the ingress controller, reaching the Internet over HTTPS; the
+/// database and cache reached by Nextcloud and its cron job only.
+pub fn network() -> Vec<Allow> {
+    let nextcloud = [
+        (Service::Collaboration, "nextcloud"),
+        (Service::Collaboration, "cron"),
+    ];
+    vec![
+        Allow {
+            name: "allow-nextcloud",
+            pods: PodsOf::Component(Service::Collaboration, "nextcloud"),
+            ingress: Some((Peer::AnyPod, vec![HTTP])),
+            egress: Some((Peer::Anywhere, vec![HTTPS_OUT])),
+        },
+        Allow {
+            name: "allow-nextcloud-backends",
+            pods: PodsOf::Service(Service::Collaboration),
+            ingress: Some((Peer::Pods(nextcloud.to_vec()), vec![POSTGRES, REDIS])),
+            egress: Some((
+                Peer::Pods(vec![
+                    (Service::Collaboration, "database"),
+                    (Service::Collaboration, "cache"),
+                ]),
+                vec![POSTGRES, REDIS],
+            )),
+        },
+    ]
+}
 pub(super) const WWW_DATA: i64 = 33;
 
 pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
@@ -81,11 +116,12 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
          \x20 'default_phone_region' => 'FR',\n  'maintenance_window_start' => 1,\n);\n"
     );
     let data = BTreeMap::from([
-        ("ports.conf".to_owned(), format!("Listen {HTTP_PORT}\n")),
+        ("ports.conf".to_owned(), format!("Listen {}\n", HTTP.target)),
         (
             "000-default.conf".to_owned(),
             format!(
-                "<VirtualHost *:{HTTP_PORT}>\n  ServerName {host}\n  DocumentRoot /var/www/html\n  <Directory /var/www/html>\n    AllowOverride All\n    Require all granted\n  </Directory>\n</VirtualHost>\n"
+                "<VirtualHost *:{port}>\n  ServerName {host}\n  DocumentRoot /var/www/html\n  <Directory /var/www/html>\n    AllowOverride All\n    Require all granted\n  </Directory>\n</VirtualHost>\n",
+                port = HTTP.target
             ),
         ),
         ("mutualis.config.php".to_owned(), php),
@@ -129,10 +165,10 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
             "nextcloud",
         ),
         sel.clone(),
-        vec![port("http", HTTP_PORT, HTTP_PORT, "TCP")],
+        &[HTTP],
         false,
     ));
-    let mut status = http_probe("/status.php", HTTP_PORT, 10, 3);
+    let mut status = http_probe("/status.php", HTTP.target, 10, 3);
     if let Some(get) = status.http_get.as_mut() {
         // Nextcloud answers 400 to hosts outside trusted_domains.
         get.http_headers = Some(vec![HTTPHeader {
@@ -153,12 +189,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
     let container = Container {
         name: "nextcloud".into(),
         image: Some(t.catalog().images.collaboration.reference()),
-        ports: Some(vec![ContainerPort {
-            name: Some("http".into()),
-            container_port: HTTP_PORT,
-            protocol: Some("TCP".into()),
-            ..ContainerPort::default()
-        }]),
+        ports: Some(vec![HTTP.container_port()]),
         env: Some(vec![
             env("POSTGRES_HOST", "postgres"),
             env("POSTGRES_DB", "nextcloud"),
@@ -215,7 +246,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         ctx.issuer(),
         std::slice::from_ref(&host),
         "nextcloud",
-        HTTP_PORT,
+        HTTP.port,
         "nextcloud-tls",
         &[("nginx.ingress.kubernetes.io/proxy-body-size", "0")],
     ));
