@@ -28,11 +28,14 @@ enum Command {
     /// Run the operator against the cluster of the kubeconfig (or in-cluster config).
     Run(cli::run::RunArgs),
     /// Quick start without a cluster: development cluster + CRDs + examples + operator.
+    #[cfg(feature = "dev")]
     Dev(cli::dev::DevArgs),
     /// Serve only the development cluster (an in-memory Kubernetes API) for kubectl.
+    #[cfg(feature = "dev")]
     Devcluster(DevclusterArgs),
 }
 
+#[cfg(feature = "dev")]
 #[derive(Args)]
 struct DevclusterArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
@@ -65,7 +68,9 @@ fn main() -> ExitCode {
         Command::Plan(a) => offline(Offline::Plan, a, &mut stdout),
         Command::Crd => cli::crd::run(&mut stdout).map_err(Into::into),
         Command::Run(a) => runtime().block_on(cli::run::run(a)).map_err(Into::into),
+        #[cfg(feature = "dev")]
         Command::Dev(a) => runtime().block_on(cli::dev::run(a)).map_err(Into::into),
+        #[cfg(feature = "dev")]
         Command::Devcluster(a) => runtime()
             .block_on(devcluster::serve(
                 devcluster::Config {

@@ -338,3 +338,53 @@ fn the_readme_commands_and_tenant_example_work() {
     assert_eq!(plan.annual_contribution, 17938);
     assert!(plan.zones.iter().any(|z| z.origin == "xn--sallebuf-ptb.fr"));
 }
+
+/// The chart's ClusterRole grants on the children's API groups exactly what the operator's
+/// table of child kinds needs: every kind with its verbs, no kind the plan does not have.
+#[test]
+fn the_chart_cluster_role_is_what_the_child_kinds_table_needs() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let Some(helm) = mutualis_tests::require_tool("helm") else {
+        return;
+    };
+    let objects = mutualis_tests::chart::render(&helm, &[]);
+    let role = mutualis_tests::manifests::find(&objects, "ClusterRole", "mutualis");
+    let groups: BTreeSet<&str> = mutualis::plan::kinds::CHILD_KINDS
+        .iter()
+        .map(|k| k.group)
+        .collect();
+    let mut granted: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for rule in role["rules"].as_array().unwrap() {
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| s.as_str().unwrap().to_owned())
+                .collect()
+        };
+        for group in strings(&rule["apiGroups"]) {
+            if !groups.contains(group.as_str()) {
+                continue;
+            }
+            for resource in strings(&rule["resources"]) {
+                granted
+                    .entry((group.clone(), resource))
+                    .or_default()
+                    .extend(strings(&rule["verbs"]));
+            }
+        }
+    }
+    let needed: BTreeMap<(String, String), BTreeSet<String>> = mutualis::plan::kinds::CHILD_KINDS
+        .iter()
+        .map(|k| {
+            (
+                (k.group.to_owned(), k.plural.to_owned()),
+                k.verbs().iter().map(|v| (*v).to_owned()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        granted, needed,
+        "chart ClusterRole vs plan::kinds::CHILD_KINDS"
+    );
+}

@@ -23,7 +23,7 @@ fn the_image_is_built_with_the_documented_release_build() {
     );
     assert_eq!(
         build,
-        "cargo build --release --locked --target x86_64-unknown-linux-musl -p mutualis"
+        "cargo build --release --locked --no-default-features --target x86_64-unknown-linux-musl -p mutualis"
     );
 
     // The builder's toolchain satisfies the workspace's rust-version and knows the target.
@@ -44,6 +44,12 @@ fn the_image_is_built_with_the_documented_release_build() {
         "rust:{builder_version} is older than rust-version {msrv}"
     );
     assert!(containerfile.contains("rustup target add x86_64-unknown-linux-musl"));
+    // `--no-default-features` leaves out exactly the feature that brings the development cluster.
+    let operator = std::fs::read_to_string(workspace_root().join("operator/Cargo.toml")).unwrap();
+    assert!(operator.contains("devcluster = { workspace = true, optional = true }"));
+    assert!(
+        operator.contains("default = [\"dev\"]") && operator.contains("dev = [\"dep:devcluster\"]")
+    );
     assert!(containerfile.contains("target/x86_64-unknown-linux-musl/release/mutualis"));
 
     // The final stage: static, non-root as the chart expects, the operator as entry point.

@@ -1,7 +1,9 @@
-//! The offline commands: `render`, `plan` and `crd`. They read files, call the pure plan and
-//! print; nothing here talks to a cluster.
+//! The command line. The offline commands (`render`, `plan`, `crd`) read files, call the pure
+//! plan and print, talking to no cluster; `run` starts the operator against a cluster and `dev`
+//! (feature `dev`, on by default, off in the production image) against the development cluster.
 
 pub mod crd;
+#[cfg(feature = "dev")]
 pub mod dev;
 pub mod error;
 pub mod input;

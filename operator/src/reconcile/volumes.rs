@@ -101,7 +101,7 @@ pub fn problem(state: Option<VolumeState>, volume: &Volume) -> Option<(&'static 
             format!("PersistentVolumeClaim {name} is {phase}"),
         ));
     }
-    if !v.capacity.is_some_and(|have| have >= volume.bytes) {
+    if v.capacity.is_none_or(|have| have < volume.bytes) {
         return Some((
             reasons::VOLUME_RESIZING,
             format!(
