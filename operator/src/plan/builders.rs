@@ -96,6 +96,8 @@ pub fn service(
                 .to_owned(),
             ),
             external_traffic_policy: load_balancer.then(|| "Local".to_owned()),
+            // No node ports: the quota allows none, and the load balancer reaches pods directly.
+            allocate_load_balancer_node_ports: load_balancer.then_some(false),
             ..ServiceSpec::default()
         }),
         status: None,

@@ -18,6 +18,7 @@ pub mod network;
 pub mod object;
 mod output;
 pub mod quantity;
+mod quota;
 pub mod secrets;
 mod security;
 pub mod services;

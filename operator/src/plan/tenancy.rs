@@ -5,9 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{
-    LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec,
-};
+use k8s_openapi::api::core::v1::{LimitRange, LimitRangeItem, LimitRangeSpec, Namespace};
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicySpec,
 };
@@ -52,26 +50,6 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         ..Namespace::default()
     }));
 
-    let volumes = t.storage().volumes.len();
-    out.push(Object::from(ResourceQuota {
-        metadata: tmeta(ctx, "tenant-quota"),
-        spec: Some(ResourceQuotaSpec {
-            hard: Some(BTreeMap::from([
-                (
-                    "requests.storage".to_owned(),
-                    Quantity(t.storage().tier_storage.clone()),
-                ),
-                (
-                    "persistentvolumeclaims".to_owned(),
-                    Quantity(volumes.to_string()),
-                ),
-                ("services.loadbalancers".to_owned(), Quantity("2".into())),
-                ("services.nodeports".to_owned(), Quantity("0".into())),
-            ])),
-            ..ResourceQuotaSpec::default()
-        }),
-        status: None,
-    }));
     out.push(Object::from(LimitRange {
         metadata: tmeta(ctx, "tenant-defaults"),
         spec: Some(LimitRangeSpec {
@@ -85,6 +63,17 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
     }));
     network_policies(ctx, out);
     rbac(ctx, out);
+}
+
+/// The quota, once every service has put its objects in `out`.
+pub fn quota(ctx: &Ctx<'_>, out: &mut Out) {
+    let q = super::quota::quota(
+        tmeta(ctx, "tenant-quota"),
+        &ctx.tenant.storage().tier_storage,
+        &out.objects,
+        out.secrets.len(),
+    );
+    out.push(q);
 }
 
 fn tmeta(ctx: &Ctx<'_>, name: &str) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {

@@ -3,6 +3,7 @@
 
 mod inputs_and_validation;
 mod ports_and_policies;
+mod quota;
 
 use serde_json::{Value, json};
 
