@@ -37,6 +37,8 @@ pub mod reasons {
     pub const APPLY_FAILED: &str = "ApplyFailed";
     /// At least one service is not ready (message lists them).
     pub const SERVICES_NOT_READY: &str = "ServicesNotReady";
+    /// The mail server waits for its DKIM key, generated in the background.
+    pub const DKIM_KEY_PENDING: &str = "DkimKeyPending";
     /// The tenant is being deleted.
     pub const DELETING: &str = "Deleting";
 }

@@ -31,6 +31,7 @@ pub fn build(tenant: &ValidatedTenant, inputs: &PlanInputs) -> Plan {
         secrets: out.secrets,
         endpoints: endpoints(&ctx),
         notes: out.notes,
+        waiting: out.waiting,
     }
 }
 

@@ -35,7 +35,7 @@ pub use build::build;
 pub use error::PlanError;
 pub use inputs::{DkimPublicKey, PlanInputs};
 pub use object::Object;
-pub use output::Plan;
+pub use output::{Plan, Waiting};
 pub use secrets::{SecretKind, SecretRequest};
 pub use storage::{StorageAllocation, Volume};
 pub use validate::{Domain, ValidMember, ValidatedTenant, validate, validate_catalog};

@@ -28,6 +28,17 @@ pub struct Plan {
     pub endpoints: Endpoints,
     /// Things a reviewer should know (e.g. DKIM record pending).
     pub notes: Vec<String>,
+    /// Services held back until an input arrives (their workloads run no replica meanwhile).
+    pub waiting: Vec<Waiting>,
+}
+
+/// A service that cannot start yet, and why: its Ready condition says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub service: crate::api::Service,
+    /// CamelCase condition reason.
+    pub reason: &'static str,
+    pub message: String,
 }
 
 impl Plan {

@@ -93,7 +93,9 @@ fn workloads(objects: &[Object]) -> Vec<(u64, &PodSpec)> {
         match o {
             Object::Deployment(d) => {
                 let spec = d.spec.as_ref();
-                let replicas = spec.and_then(|s| s.replicas).unwrap_or(1).max(0) as u64;
+                // A workload held at 0 replicas (waiting for an input) counts as running: the quota
+                // must not change when it starts.
+                let replicas = spec.and_then(|s| s.replicas).unwrap_or(1).max(1) as u64;
                 let recreate = spec
                     .and_then(|s| s.strategy.as_ref())
                     .and_then(|s| s.type_.as_deref())

@@ -8,11 +8,11 @@ use crate::api::Service;
 
 /// Name of the Secret holding the tenant's DKIM key.
 pub const DKIM_SECRET: &str = "mail-dkim";
-/// Key of the DKIM private key in [`DKIM_SECRET`].
-pub const DKIM_PRIVATE_KEY: &str = "ed25519.private";
-/// Key of the DKIM public key (base64 of the 32 raw bytes) in [`DKIM_SECRET`]; what the
-/// reconciler reads to fill `PlanInputs::dkim`.
-pub const DKIM_PUBLIC_KEY: &str = "ed25519.public";
+/// Key of the DKIM private key (RSA-2048, PKCS#8 PEM) in [`DKIM_SECRET`].
+pub const DKIM_PRIVATE_KEY: &str = "rsa.private";
+/// Key of the DKIM public key (base64 SubjectPublicKeyInfo, the record's `p=`) in
+/// [`DKIM_SECRET`].
+pub const DKIM_PUBLIC_KEY: &str = "rsa.public";
 /// DKIM selector of every mutualis domain (`mutualis._domainkey.<domain>`).
 pub const DKIM_SELECTOR: &str = "mutualis";
 
@@ -33,7 +33,8 @@ pub struct SecretRequest {
 pub enum SecretKind {
     /// Random characters from `[A-Za-z0-9]` (safe in every config format the services use).
     Password { length: u8 },
-    /// An Ed25519 key pair for DKIM: the private key as PKCS#8 PEM under this key, and the raw
-    /// public key, base64, under `public_key`.
-    Ed25519DkimKey { public_key: String },
+    /// An RSA-2048 key pair for DKIM: the private key as PKCS#8 PEM under this key, and the
+    /// public key (base64 SubjectPublicKeyInfo) under `public_key`. Generated in the background:
+    /// the mail server waits for it.
+    RsaDkimKey { public_key: String },
 }

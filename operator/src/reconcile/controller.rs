@@ -81,6 +81,8 @@ pub struct Context {
     pub pruned: std::sync::Mutex<std::collections::HashMap<String, u64>>,
     /// The status this process last wrote, per tenant (see `tenant::known_status`).
     pub last_status: std::sync::Mutex<std::collections::HashMap<String, crate::api::TenantStatus>>,
+    /// Background generation of DKIM keys.
+    pub dkim_keys: Arc<super::keygen::DkimKeys>,
     /// Consecutive failures per tenant, for the retry delay.
     pub failures: std::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
@@ -251,6 +253,10 @@ pub async fn run(
     for trigger in triggers {
         controller = controller.reconcile_on(trigger);
     }
+    // Half the cores generate keys at most, so reconciles always have one.
+    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get() / 2);
+    let (dkim_keys, keys_ready) = super::keygen::DkimKeys::new(parallel);
+    controller = controller.reconcile_on(keys_ready);
     let refresh_tenants = tenants.clone();
     let metrics = telemetry.metrics.clone();
     telemetry.set_refresh(move || metrics.set_tenant_counts(&count_tenants(&refresh_tenants)));
@@ -269,6 +275,7 @@ pub async fn run(
         telemetry: telemetry.clone(),
         resync: cfg.resync,
         failures: Default::default(),
+        dkim_keys,
         pruned: Default::default(),
         last_status: Default::default(),
     });

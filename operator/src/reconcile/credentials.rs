@@ -5,7 +5,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ring::rand::{SecureRandom, SystemRandom};
-use ring::signature::{Ed25519KeyPair, KeyPair};
 
 /// Letters and digits only: the value goes into config files and URLs unescaped.
 const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
@@ -28,27 +27,34 @@ pub fn password(length: usize) -> String {
     out
 }
 
-/// An Ed25519 DKIM key pair (RFC 8463): the private key as PKCS#8 PEM, for the mail server, and
-/// the public key in base64, for the `p=` tag of the DNS record.
+/// An RSA-2048 DKIM key pair: the private key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`,
+/// which OpenSSL 3.0 and rspamd read), and the public key as the base64 of its
+/// SubjectPublicKeyInfo, the `p=` tag of the DNS record (RFC 6376 §3.6.1).
 pub struct DkimKeyPair {
     pub private_pem: String,
     pub public_base64: String,
 }
 
+/// Bits of every DKIM key: what receivers verify everywhere and docker-mailserver advises.
+pub const DKIM_RSA_BITS: usize = 2048;
+
+/// Generates a key pair: tens to hundreds of milliseconds of CPU, so callers run it on a
+/// blocking thread (see `reconcile::keygen`), never on the reconcile loop.
 pub fn dkim_key_pair() -> DkimKeyPair {
-    let rng = SystemRandom::new();
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("the system random source failed");
-    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("ring produced a valid key");
-    let body = STANDARD.encode(pkcs8.as_ref());
-    let mut private_pem = String::from("-----BEGIN PRIVATE KEY-----\n");
-    for line in body.as_bytes().chunks(64) {
-        private_pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-        private_pem.push('\n');
-    }
-    private_pem.push_str("-----END PRIVATE KEY-----\n");
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    let key = rsa::PrivateKey::new(&mut getrandom::SysRng, DKIM_RSA_BITS)
+        .expect("RSA key generation from the system random source");
+    let private_pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .expect("a generated RSA key encodes")
+        .to_string();
+    let public = key
+        .to_public_key()
+        .to_public_key_der()
+        .expect("an RSA public key encodes");
     DkimKeyPair {
         private_pem,
-        public_base64: STANDARD.encode(pair.public_key().as_ref()),
+        public_base64: STANDARD.encode(public.as_bytes()),
     }
 }
 
@@ -66,23 +72,22 @@ mod tests {
     }
 
     #[test]
-    fn dkim_public_key_matches_the_private_key() {
+    fn dkim_key_is_rsa_2048_and_its_public_half_is_the_record() {
+        use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey};
+        use rsa::traits::PublicKeyParts;
         let pair = dkim_key_pair();
         assert!(
             pair.private_pem
                 .starts_with("-----BEGIN PRIVATE KEY-----\n")
         );
-        let der: String = pair
-            .private_pem
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .collect();
-        let der = STANDARD.decode(der).unwrap();
-        let key = Ed25519KeyPair::from_pkcs8(&der).unwrap();
+        let key = rsa::PrivateKey::from_pkcs8_pem(&pair.private_pem).unwrap();
+        assert_eq!(key.size() * 8, DKIM_RSA_BITS);
+        let der = STANDARD.decode(&pair.public_base64).unwrap();
+        let public = rsa::PublicKey::from_public_key_der(&der).unwrap();
         assert_eq!(
-            STANDARD.encode(key.public_key().as_ref()),
-            pair.public_base64
+            public.to_public_key_der().unwrap().as_bytes(),
+            key.to_public_key().to_public_key_der().unwrap().as_bytes()
         );
-        assert_eq!(STANDARD.decode(&pair.public_base64).unwrap().len(), 32);
+        assert_ne!(dkim_key_pair().public_base64, pair.public_base64);
     }
 }

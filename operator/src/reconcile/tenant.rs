@@ -198,7 +198,10 @@ async fn realize(
         plan.objects[range].iter().map(|o| o.to_dynamic()).collect()
     };
     apply(dynamic(&plan, 0..split)).await?;
-    if let Some(dkim) = inputs::ensure_secrets(ctx, &name, &plan.secrets).await? {
+    if let Some(dkim) = super::secrets::ensure(ctx, &name, &plan.secrets)
+        .await?
+        .dkim
+    {
         inputs.dkim = Some(dkim);
         plan = plan::build(validated, &inputs);
     }
@@ -302,6 +305,9 @@ fn service_verdicts(tenant: &Tenant, plan: &Plan, ctx: &Context) -> Vec<Verdict>
                     reasons::DISABLED,
                     format!("switched off in spec.services.{service}"),
                 );
+            }
+            if let Some(w) = plan.waiting.iter().find(|w| w.service == service) {
+                return Verdict::new(type_, false, w.reason, w.message.clone());
             }
             let parts = service_parts(plan, service);
             status::service_verdict(type_, &plan.namespace, &parts, &w)

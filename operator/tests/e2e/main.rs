@@ -161,6 +161,39 @@ async fn coteaux_bordelais_becomes_ready_and_kubectl_shows_it() {
         status.endpoints
     );
 
+    // The mail server signs with an RSA-2048 key generated in the background: the Secret holds
+    // it as PKCS#8 PEM with its key list, and every zone publishes its public half.
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(env.client.clone(), &namespace);
+    let dkim = secrets.get("mail-dkim").await.unwrap();
+    let data = dkim.data.clone().unwrap();
+    let pem = String::from_utf8(data["rsa.private"].0.clone()).unwrap();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{pem:.40}");
+    let public = String::from_utf8(data["rsa.public"].0.clone()).unwrap();
+    assert!(
+        public.len() > 300,
+        "an RSA-2048 SubjectPublicKeyInfo: {public}"
+    );
+    assert_eq!(
+        dkim.metadata.annotations.as_ref().unwrap()["mutualis.io/generated-keys"],
+        "rsa.private,rsa.public"
+    );
+    let zones: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(env.client.clone(), &namespace);
+    let zones = zones.get("dns-zones").await.unwrap().data.unwrap();
+    let apex = zones["db.coteaux-bordelais.fr"].replace("\" \"", "");
+    assert!(
+        apex.contains("v=DKIM1; k=rsa; p=") && apex.contains(&public[..200]),
+        "{apex}"
+    );
+    let mail: Api<Deployment> = Api::namespaced(env.client.clone(), &namespace);
+    let mail = mail.get("mail").await.unwrap();
+    assert_eq!(
+        mail.spec.unwrap().replicas,
+        Some(1),
+        "the mail server started"
+    );
+
     // Idle: nothing is written while nothing changes (no hot loop, no status rewrite).
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rv = env.cluster.resource_version();

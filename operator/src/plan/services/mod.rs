@@ -114,6 +114,7 @@ pub struct Out {
     pub secrets: Vec<SecretRequest>,
     pub zones: Vec<ZoneFile>,
     pub notes: Vec<String>,
+    pub waiting: Vec<super::output::Waiting>,
 }
 
 impl Default for Out {
@@ -124,6 +125,7 @@ impl Default for Out {
             secrets: Vec::with_capacity(8),
             zones: Vec::new(),
             notes: Vec::new(),
+            waiting: Vec::new(),
         }
     }
 }
