@@ -277,8 +277,12 @@ impl Server {
     /// Starts `cmd` with its output in the file `log` (a pipe nobody reads could fill and block
     /// the server).
     pub fn start(name: &str, cmd: &mut Command, log: &Path) -> Server {
+        use std::os::unix::process::CommandExt;
         let out = std::fs::File::create(log).unwrap();
+        // Its own process group: smbd signals its whole group when it stops, which must not
+        // include the test harness.
         let child = cmd
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
