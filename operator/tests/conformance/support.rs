@@ -52,6 +52,8 @@ spec:
 /// One tenant under test.
 pub struct Fixture {
     pub name: String,
+    tenant: Tenant,
+    catalog: ServiceCatalog,
     /// The plan as the operator builds it once its Secrets exist and the mail LB has an address.
     pub plan: Plan,
     /// The plan as `mutualis render` builds it offline (no DKIM key, no mail address).
@@ -141,9 +143,39 @@ fn fixture(tenant: &Tenant, catalog: &ServiceCatalog) -> Fixture {
     let plan = mutualis::plan::plan(tenant, catalog, &inputs).unwrap();
     Fixture {
         name,
+        tenant: tenant.clone(),
+        catalog: catalog.clone(),
         plan,
         offline,
         secrets,
+    }
+}
+
+impl Fixture {
+    /// The same tenant with another DKIM key in its Secret and zones (a control for the checks
+    /// of the operator's key).
+    pub fn with_dkim_key(&self, public: DkimPublicKey, private_pem: String) -> Fixture {
+        let inputs = PlanInputs {
+            dkim: Some(public),
+            mail_addresses: MAIL_ADDRESSES.iter().map(|a| a.parse().unwrap()).collect(),
+            ..PlanInputs::default()
+        };
+        let mut secrets = self.secrets.clone();
+        let dkim = secrets
+            .get_mut(mutualis::plan::secrets::DKIM_SECRET)
+            .unwrap();
+        dkim.insert(
+            mutualis::plan::secrets::DKIM_PRIVATE_KEY.to_owned(),
+            private_pem,
+        );
+        Fixture {
+            name: format!("{} (control key)", self.name),
+            tenant: self.tenant.clone(),
+            catalog: self.catalog.clone(),
+            plan: mutualis::plan::plan(&self.tenant, &self.catalog, &inputs).unwrap(),
+            offline: self.offline.clone(),
+            secrets,
+        }
     }
 }
 
