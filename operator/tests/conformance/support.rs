@@ -52,7 +52,7 @@ spec:
 /// One tenant under test.
 pub struct Fixture {
     pub name: String,
-    tenant: Tenant,
+    pub tenant: Tenant,
     catalog: ServiceCatalog,
     /// The plan as the operator builds it once its Secrets exist and the mail LB has an address.
     pub plan: Plan,
