@@ -9,7 +9,7 @@ use std::process::Command;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use mutualis::plan::ZoneFile;
 
-use crate::support::{Fixture, Server, fixtures, free_port, require, temp_dir, text, write};
+use crate::support::{Fixture, Net, Server, fixtures, free_port, require, temp_dir, text, write};
 
 /// The zone texts a fixture's CoreDNS is given, one per zone of the plan.
 fn served_texts<'a>(f: &'a Fixture, plan: &'a mutualis::plan::Plan) -> Vec<(&'a ZoneFile, String)> {
@@ -160,20 +160,20 @@ pub struct Authoritative {
     _dir: tempfile::TempDir,
 }
 
-pub fn serve(f: &Fixture) -> Authoritative {
+pub fn serve(f: &Fixture, net: Net) -> Authoritative {
     let dir = temp_dir();
     let port = free_port();
     let zones = served_texts(f, &f.plan);
     let conf = knot_conf(dir.path(), port, &zones);
     let mut server = Server::start(
         &format!("knotd for {}", f.name),
-        Command::new(crate::support::which("knotd").unwrap())
+        net.command(crate::support::which("knotd").unwrap())
             .arg("-c")
             .arg(&conf),
         &dir.path().join("knotd.log"),
     );
     let probe = zones[0].0.origin.clone();
-    server.wait_ready(|| kdig(port, false, &probe, "SOA").is_some_and(|a| !a.is_empty()));
+    server.wait_ready(|| kdig_on(net, port, false, &probe, "SOA").is_some_and(|a| !a.is_empty()));
     Authoritative {
         port,
         _server: server,
@@ -183,7 +183,12 @@ pub fn serve(f: &Fixture) -> Authoritative {
 
 /// `kdig +short` answer lines for `name`/`rtype`, or None when kdig failed.
 pub fn kdig(port: u16, tcp: bool, name: &str, rtype: &str) -> Option<Vec<String>> {
-    let out = Command::new("kdig")
+    kdig_on(Net::Host, port, tcp, name, rtype)
+}
+
+pub fn kdig_on(net: Net, port: u16, tcp: bool, name: &str, rtype: &str) -> Option<Vec<String>> {
+    let out = net
+        .command("kdig")
         .args(["@127.0.0.1", "-p", &port.to_string()])
         .args([if tcp { "+tcp" } else { "+notcp" }, "+short", "+noidn"])
         .args(["+time=2", "+retry=1", name, rtype])
@@ -267,7 +272,7 @@ fn served_zones_answer_every_planned_record_over_udp_and_tcp() {
             );
             continue;
         }
-        let server = serve(f);
+        let server = serve(f, Net::Host);
         for z in &f.plan.zones {
             let sets = rrsets(z);
             let types: BTreeSet<RecordType> = sets.keys().map(|(_, t)| *t).collect();
@@ -315,7 +320,7 @@ fn served_zones_hold_the_records_each_service_needs() {
         .iter()
         .find(|f| f.name == "entre-deux-mers")
         .unwrap();
-    let server = serve(f);
+    let server = serve(f, Net::Host);
     for z in &f.plan.zones {
         let q = |name: &str, t: &str| kdig(server.port, false, name, t).unwrap_or_default();
         let o = &z.origin;

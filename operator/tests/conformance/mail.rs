@@ -154,7 +154,7 @@ fn opendkim_check(f: &Fixture, only_rsa: bool) {
     {
         let dir = temp_dir();
         let key = private_key_file(f, dir.path());
-        let server = crate::dns::serve(f);
+        let server = crate::dns::serve(f, crate::support::Net::Host);
         // OpenDKIM resolves through libunbound: pointed at the test's knotd, no validation.
         let unbound = dir.path().join("unbound.conf");
         write(

@@ -329,8 +329,16 @@ impl Server {
 
     /// Waits (bounded) until `ready` holds; panics with the server's output if it exited or
     /// never became ready.
-    pub fn wait_ready(&mut self, mut ready: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn wait_ready(&mut self, ready: impl FnMut() -> bool) {
+        self.wait_ready_within(20, ready);
+    }
+
+    pub fn wait_ready_within(&mut self, seconds: u64, mut ready: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 let output = self.output();
@@ -342,7 +350,7 @@ impl Server {
             std::thread::sleep(Duration::from_millis(100));
         }
         let output = self.output();
-        panic!("{} not ready within 20 s:\n{output}", self.name);
+        panic!("{} not ready within {seconds} s:\n{output}", self.name);
     }
 
     fn stop(&mut self) {
@@ -384,4 +392,62 @@ pub fn rewrite(text: &str, from: &str, to: &str, count: usize, what: &str) -> St
         "{what}: expected {count} occurrence(s) of {from:?} to rewrite for the test, found {found}"
     );
     text.replace(from, to)
+}
+
+/// Where a program runs: the machine's network, or a private network namespace that has only
+/// its own loopback (for servers that would otherwise try to reach the Internet).
+#[derive(Clone, Copy)]
+pub enum Net {
+    Host,
+    Private(u32),
+}
+
+impl Net {
+    pub fn command(self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        match self {
+            Net::Host => Command::new(program),
+            Net::Private(holder) => {
+                let mut cmd = Command::new("nsenter");
+                cmd.args(["-t", &holder.to_string(), "-n", "--"])
+                    .arg(program);
+                cmd
+            }
+        }
+    }
+}
+
+/// A private network namespace, kept by a sleeping process and gone with it.
+pub struct PrivateNet {
+    holder: Server,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivateNet {
+    /// None (with a SKIPPED line naming `check`) where namespaces cannot be made.
+    pub fn new(check: &str) -> Option<PrivateNet> {
+        if !require(check, &["unshare", "nsenter", "ip"]) {
+            return None;
+        }
+        let dir = temp_dir();
+        let mut holder = Server::start(
+            "network namespace holder",
+            Command::new("unshare").args(["-n", "sleep", "600"]),
+            &dir.path().join("holder.log"),
+        );
+        let ours = std::fs::read_link("/proc/self/ns/net").ok();
+        let pid = holder.id();
+        holder.wait_ready(|| {
+            std::fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|n| Some(n) != ours)
+        });
+        let net = PrivateNet { holder, _dir: dir };
+        run(
+            net.net().command("ip").args(["link", "set", "lo", "up"]),
+            "ip link set lo up in the private namespace",
+        );
+        Some(net)
+    }
+
+    pub fn net(&self) -> Net {
+        Net::Private(self.holder.id())
+    }
 }
