@@ -101,10 +101,11 @@ fn knot_conf(dir: &Path, port: u16, zones: &[(&ZoneFile, String)]) -> std::path:
          zone:\n",
         d = dir.display(),
         // Drop root where the package made its user.
-        user = if Command::new("id")
-            .arg("knot")
-            .output()
-            .is_ok_and(|o| o.status.success())
+        user = if crate::support::is_root()
+            && Command::new("id")
+                .arg("knot")
+                .output()
+                .is_ok_and(|o| o.status.success())
         {
             "    user: knot:knot\n"
         } else {

@@ -172,10 +172,12 @@ fn smb_conf(f: &Fixture, dir: &Path, port: u16, shares: usize) -> String {
 
 #[test]
 fn nas_shares_serve_each_member_with_its_own_credentials_only() {
-    if !require(
-        "nas samba",
-        &["testparm", "smbd", "smbpasswd", "smbclient", "unshare"],
-    ) {
+    if !crate::support::require_root("nas samba")
+        || !require(
+            "nas samba",
+            &["testparm", "smbd", "smbpasswd", "smbclient", "unshare"],
+        )
+    {
         return;
     }
     if tool("samba-container").is_none() {

@@ -63,7 +63,7 @@ fn failures() -> Option<&'static BTreeSet<(String, String, String)>> {
             }
             // Offline: no Prisma Cloud mapping, no update check, and a proxy on a closed loopback
             // port catches any other request checkov might try.
-            let out = Command::new(checkov)
+            let out = Command::new(&checkov)
                 .arg("-d")
                 .arg(dir.path())
                 .args(["--framework", "kubernetes", "--output", "json", "--quiet"])
@@ -73,7 +73,7 @@ fn failures() -> Option<&'static BTreeSet<(String, String, String)>> {
                 .env("HTTPS_PROXY", "http://127.0.0.1:9")
                 .env("HTTP_PROXY", "http://127.0.0.1:9")
                 .output()
-                .unwrap();
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", checkov.display()));
             // Exit 1 means "some check failed"; anything else is checkov's own failure.
             assert!(matches!(out.status.code(), Some(0 | 1)), "checkov failed:\n{}", text(&out));
             let report: serde_json::Value = serde_json::from_slice(&out.stdout)

@@ -244,6 +244,24 @@ pub fn require(check: &str, programs: &[&str]) -> bool {
     false
 }
 
+/// True when running as root; otherwise says which check is skipped and why.
+pub fn require_root(check: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    eprintln!("conformance: SKIPPED {check}: needs root (private namespaces, file owners)");
+    false
+}
+
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().next())
+            == Some("0")
+    })
+}
+
 /// Runs `cmd`, panicking with `what`, the command and its output when it fails.
 pub fn run(cmd: &mut Command, what: &str) -> Output {
     let out = cmd
@@ -425,7 +443,7 @@ pub struct PrivateNet {
 impl PrivateNet {
     /// None (with a SKIPPED line naming `check`) where namespaces cannot be made.
     pub fn new(check: &str) -> Option<PrivateNet> {
-        if !require(check, &["unshare", "nsenter", "ip"]) {
+        if !require_root(check) || !require(check, &["unshare", "nsenter", "ip"]) {
             return None;
         }
         let dir = temp_dir();
