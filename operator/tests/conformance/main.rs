@@ -41,3 +41,68 @@ fn the_tenant_with_every_service_off_has_no_workload_config_or_secret() {
     );
     assert!(f.plan.zones.is_empty() && f.plan.secrets.is_empty());
 }
+
+/// Every file mutualis generates into a ConfigMap is read by a check of this suite; a new file
+/// fails here until a check hands it to its program (or says here why none can).
+#[test]
+fn every_generated_configuration_file_has_a_conformance_check() {
+    let checked: [(&str, &str, &str); 11] = [
+        (
+            "dns-zones",
+            "db.",
+            "dns: named-checkzone, knotc zone-check, knotd",
+        ),
+        ("website-nginx", "default.conf", "web: nginx -t and served"),
+        ("nas-config", "config.json", "nas: sambacc, testparm, smbd"),
+        (
+            "nas-config",
+            "prepare.sh",
+            "nas: run by sh, users.json to sambacc",
+        ),
+        ("mail-config", "postfix-virtual.cf", "mail: postmap"),
+        ("mail-config", "dkim_signing.conf", "signing: rspamd"),
+        (
+            "nextcloud-config",
+            "ports.conf",
+            "collaboration: apache2 -t",
+        ),
+        (
+            "nextcloud-config",
+            "000-default.conf",
+            "collaboration: apache2 -t",
+        ),
+        (
+            "nextcloud-config",
+            "mutualis.config.php",
+            "collaboration: php",
+        ),
+        ("nextcloud-config", "member-groups.sh", "collaboration: sh"),
+        // CoreDNS has no Debian or PyPI package; the zones it serves are checked above.
+        (
+            "dns-zones",
+            "Corefile",
+            "not checked: no CoreDNS program on this machine",
+        ),
+    ];
+    let mut unchecked = Vec::new();
+    for f in support::fixtures() {
+        for o in &f.plan.objects {
+            let mutualis::plan::Object::ConfigMap(cm) = o else {
+                continue;
+            };
+            for key in cm.data.iter().flatten().map(|(k, _)| k) {
+                if !checked
+                    .iter()
+                    .any(|(name, prefix, _)| o.name() == *name && key.starts_with(prefix))
+                {
+                    unchecked.push(format!("{}: ConfigMap {}, key {key}", f.name, o.name()));
+                }
+            }
+        }
+    }
+    assert!(
+        unchecked.is_empty(),
+        "no conformance check reads:\n{}",
+        unchecked.join("\n")
+    );
+}
