@@ -75,56 +75,54 @@ fn dkim_private_key_loads_in_openssl_and_its_public_half_is_the_dns_record() {
 }
 
 fn openssl_check(f: &Fixture) {
-    {
-        let dir = temp_dir();
-        let key = private_key_file(f, dir.path());
-        run(
-            Command::new("openssl")
-                .args(["pkey", "-noout", "-in"])
-                .arg(&key),
-            &format!(
-                "tenant {}: openssl pkey of Secret {DKIM_SECRET}/{DKIM_PRIVATE_KEY}",
+    let dir = temp_dir();
+    let key = private_key_file(f, dir.path());
+    run(
+        Command::new("openssl")
+            .args(["pkey", "-noout", "-in"])
+            .arg(&key),
+        &format!(
+            "tenant {}: openssl pkey of Secret {DKIM_SECRET}/{DKIM_PRIVATE_KEY}",
+            f.name
+        ),
+    );
+    let public = run(
+        Command::new("openssl")
+            .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+            .arg(&key),
+        &format!("tenant {}: openssl pkey -pubout", f.name),
+    )
+    .stdout;
+    let records = dkim_records(f);
+    assert_eq!(
+        records.len(),
+        f.plan.zones.len(),
+        "tenant {}: a DKIM record per zone",
+        f.name
+    );
+    for (zone, k, p) in records {
+        let expected = match k.as_str() {
+            // RFC 6376: p= is the SubjectPublicKeyInfo.
+            "rsa" => STANDARD.encode(&public),
+            // RFC 8463: p= is the raw 32-byte key.
+            "ed25519" => {
+                assert!(
+                    public.starts_with(&ED25519_SPKI_PREFIX),
+                    "tenant {}: not an Ed25519 key",
+                    f.name
+                );
+                STANDARD.encode(&public[ED25519_SPKI_PREFIX.len()..])
+            }
+            other => panic!(
+                "tenant {}, zone {zone}: DKIM k={other} is neither rsa nor ed25519",
                 f.name
             ),
-        );
-        let public = run(
-            Command::new("openssl")
-                .args(["pkey", "-pubout", "-outform", "DER", "-in"])
-                .arg(&key),
-            &format!("tenant {}: openssl pkey -pubout", f.name),
-        )
-        .stdout;
-        let records = dkim_records(f);
+        };
         assert_eq!(
-            records.len(),
-            f.plan.zones.len(),
-            "tenant {}: a DKIM record per zone",
+            p, expected,
+            "tenant {}, zone {zone}: DKIM p= is not the key's public half",
             f.name
         );
-        for (zone, k, p) in records {
-            let expected = match k.as_str() {
-                // RFC 6376: p= is the SubjectPublicKeyInfo.
-                "rsa" => STANDARD.encode(&public),
-                // RFC 8463: p= is the raw 32-byte key.
-                "ed25519" => {
-                    assert!(
-                        public.starts_with(&ED25519_SPKI_PREFIX),
-                        "tenant {}: not an Ed25519 key",
-                        f.name
-                    );
-                    STANDARD.encode(&public[ED25519_SPKI_PREFIX.len()..])
-                }
-                other => panic!(
-                    "tenant {}, zone {zone}: DKIM k={other} is neither rsa nor ed25519",
-                    f.name
-                ),
-            };
-            assert_eq!(
-                p, expected,
-                "tenant {}, zone {zone}: DKIM p= is not the key's public half",
-                f.name
-            );
-        }
     }
 }
 
@@ -151,41 +149,39 @@ fn opendkim_check(f: &Fixture, only_rsa: bool) {
         );
         return;
     }
-    {
-        let dir = temp_dir();
-        let key = private_key_file(f, dir.path());
-        let server = crate::dns::serve(f, crate::support::Net::Host);
-        // OpenDKIM resolves through libunbound: pointed at the test's knotd, no validation.
-        let unbound = dir.path().join("unbound.conf");
-        write(
-            &unbound,
-            &format!(
-                "server:\n  do-not-query-localhost: no\n  module-config: \"iterator\"\n  username: \"\"\n  chroot: \"\"\n\
+    let dir = temp_dir();
+    let key = private_key_file(f, dir.path());
+    let server = crate::dns::serve(f, crate::support::Net::Host);
+    // OpenDKIM resolves through libunbound: pointed at the test's knotd, no validation.
+    let unbound = dir.path().join("unbound.conf");
+    write(
+        &unbound,
+        &format!(
+            "server:\n  do-not-query-localhost: no\n  module-config: \"iterator\"\n  username: \"\"\n  chroot: \"\"\n\
                  forward-zone:\n  name: \".\"\n  forward-addr: 127.0.0.1@{}\n",
-                server.port
-            ),
+            server.port
+        ),
+    );
+    let conf = dir.path().join("opendkim.conf");
+    write(
+        &conf,
+        &format!("ResolverConfiguration {}\n", unbound.display()),
+    );
+    for z in &f.plan.zones {
+        let out = Command::new("opendkim-testkey")
+            .args(["-vvv", "-x"])
+            .arg(&conf)
+            .args(["-d", &z.origin, "-s", DKIM_SELECTOR, "-k"])
+            .arg(&key)
+            .output()
+            .unwrap();
+        let report = text(&out);
+        assert!(
+            out.status.success() && report.contains("key OK"),
+            "tenant {}, zone {}: opendkim-testkey:\n{report}",
+            f.name,
+            z.origin
         );
-        let conf = dir.path().join("opendkim.conf");
-        write(
-            &conf,
-            &format!("ResolverConfiguration {}\n", unbound.display()),
-        );
-        for z in &f.plan.zones {
-            let out = Command::new("opendkim-testkey")
-                .args(["-vvv", "-x"])
-                .arg(&conf)
-                .args(["-d", &z.origin, "-s", DKIM_SELECTOR, "-k"])
-                .arg(&key)
-                .output()
-                .unwrap();
-            let report = text(&out);
-            assert!(
-                out.status.success() && report.contains("key OK"),
-                "tenant {}, zone {}: opendkim-testkey:\n{report}",
-                f.name,
-                z.origin
-            );
-        }
     }
 }
 
