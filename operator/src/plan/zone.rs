@@ -111,7 +111,10 @@ pub fn zone_file(
         )
     };
     let mut text = String::with_capacity(256 + body.len() * 80);
-    let _ = writeln!(text, "$ORIGIN {apex}\n$TTL {ttl}");
+    // The origin in its ASCII (IDNA) form too: BIND and Knot refuse a Unicode `$ORIGIN`.
+    text.push_str("$ORIGIN ");
+    write_name(&mut text, &apex);
+    let _ = writeln!(text, "\n$TTL {ttl}");
     let header = text.len();
     write_record(&mut text, &soa_record(0));
     for r in &body {
@@ -357,6 +360,28 @@ mod tests {
             ZoneVersions::from_annotations(&garbage),
             ZoneVersions::default()
         );
+    }
+
+    #[test]
+    fn an_idna_zone_is_written_in_a_labels_only() {
+        let origin = "xn--sallebuf-ptb.fr";
+        let apex = fqdn(origin);
+        let body = vec![ns(&apex, 3600, &fqdn("ns1.example.net"))];
+        let z = zone_file(
+            origin,
+            "sallebœuf.fr",
+            3600,
+            &soa(),
+            body,
+            &ZoneVersions::default(),
+        );
+        assert!(
+            z.text
+                .starts_with("$ORIGIN xn--sallebuf-ptb.fr.\n$TTL 3600\n"),
+            "{}",
+            z.text
+        );
+        assert!(z.text.is_ascii(), "{}", z.text);
     }
 
     #[test]
