@@ -7,7 +7,7 @@ use mutualis_tests::rbac::{Request, grants_for_service_account, uncovered};
 use mutualis_tests::require_tool;
 use serde_json::json;
 
-/// The requests the operator's design says it makes (DESIGN.md §4, KUBE5.md): the chart must
+/// The requests the operator's design says it makes (docs/architecture.md): the chart must
 /// allow each. The development cluster's request log checks the real ones in the operator's
 /// end-to-end tests with the same function.
 pub(crate) fn operator_requests() -> Vec<Request> {

@@ -9,22 +9,22 @@
 mod build;
 mod builders;
 mod catalog_check;
-pub mod domain;
+pub(crate) mod domain;
 pub mod error;
 mod inputs;
 pub mod kinds;
-pub mod names;
-pub mod network;
+pub(crate) mod names;
+pub(crate) mod network;
 pub mod object;
 mod output;
 pub mod quantity;
 mod quota;
 pub mod secrets;
 mod security;
-pub mod services;
-pub mod storage;
-pub mod tenancy;
-pub mod validate;
+pub(crate) mod services;
+pub(crate) mod storage;
+pub(crate) mod tenancy;
+pub(crate) mod validate;
 pub mod zone;
 
 #[cfg(test)]

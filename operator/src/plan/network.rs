@@ -104,9 +104,8 @@ pub enum Peer {
     /// Pods of the tenant: (service, component) pairs.
     Pods(Vec<(Service, &'static str)>),
     /// Address ranges (CIDR), e.g. the town halls' networks.
+    #[allow(dead_code)] // the NAS's allowed networks
     Networks(Vec<String>),
-    /// Pods selected by these labels in any namespace.
-    Labelled(BTreeMap<String, String>),
 }
 
 /// One need of a workload: its pods, and what may reach them (ingress) or what they may reach
@@ -181,14 +180,6 @@ impl Peer {
                     })
                     .collect(),
             ),
-            Peer::Labelled(labels) => Some(vec![NetworkPolicyPeer {
-                namespace_selector: Some(LabelSelector::default()),
-                pod_selector: Some(LabelSelector {
-                    match_labels: Some(labels.clone()),
-                    match_expressions: None,
-                }),
-                ..NetworkPolicyPeer::default()
-            }]),
         }
     }
 }

@@ -79,7 +79,7 @@ pub struct Context {
     pub resync: Duration,
     /// Per tenant, a fingerprint of the object set last pruned against (see `tenant::realize`).
     pub pruned: std::sync::Mutex<std::collections::HashMap<String, u64>>,
-    /// The status this process last wrote, per tenant (see `tenant::known_status`).
+    /// The status this process last wrote, per tenant (see `report::known_status`).
     pub last_status: std::sync::Mutex<std::collections::HashMap<String, crate::api::TenantStatus>>,
     /// Background generation of DKIM keys.
     pub dkim_keys: Arc<super::keygen::DkimKeys>,

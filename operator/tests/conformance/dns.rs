@@ -277,7 +277,7 @@ fn served_zones_answer_every_planned_record_over_udp_and_tcp() {
         for z in &f.plan.zones {
             let sets = rrsets(z);
             let types: BTreeSet<RecordType> = sets.keys().map(|(_, t)| *t).collect();
-            // What the enabled services need (DESIGN: SOA, NS, web, MX, SPF/DKIM/DMARC, CAA).
+            // What the enabled services need: SOA, NS, web, MX, SPF/DKIM/DMARC, CAA.
             for needed in [
                 RecordType::SOA,
                 RecordType::NS,
