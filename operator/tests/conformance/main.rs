@@ -47,13 +47,18 @@ fn the_tenant_with_every_service_off_has_no_workload_config_or_secret() {
 /// fails here until a check hands it to its program (or says here why none can).
 #[test]
 fn every_generated_configuration_file_has_a_conformance_check() {
-    let checked: [(&str, &str, &str); 11] = [
+    let checked: [(&str, &str, &str); 12] = [
         (
             "dns-zones",
             "db.",
             "dns: named-checkzone, knotc zone-check, knotd",
         ),
         ("website-nginx", "default.conf", "web: nginx -t and served"),
+        (
+            "website-nginx",
+            "placeholder.html",
+            "web: served by a fresh site",
+        ),
         ("nas-config", "config.json", "nas: sambacc, testparm, smbd"),
         (
             "nas-config",

@@ -81,6 +81,19 @@ fn nginx_accepts_and_serves_each_domain_from_its_own_root() {
             roots,
             &f.name,
         );
+        // The placeholder page is served from the ConfigMap's own directory.
+        let placeholder_roots = local.matches("root /etc/nginx/conf.d;").count();
+        local = rewrite(
+            &local,
+            "root /etc/nginx/conf.d;",
+            &format!("root {};", dir.path().join("conf.d").display()),
+            placeholder_roots,
+            &f.name,
+        );
+        write(
+            &dir.path().join("conf.d/placeholder.html"),
+            &data["placeholder.html"],
+        );
         write(&dir.path().join("conf.d/default.conf"), &local);
         let main = dir.path().join("nginx.conf");
         write(&main, &main_conf(dir.path()));
@@ -157,6 +170,23 @@ fn nginx_accepts_and_serves_each_domain_from_its_own_root() {
                 );
             }
         }
+        // A site not published yet: its home page is the placeholder naming the host asked
+        // for (nginx's SSI), its other pages stay 404.
+        let fresh = &served[0];
+        std::fs::remove_file(html.join(fresh).join("index.html")).unwrap();
+        let (status, head, body) = get(port, fresh, "/");
+        assert_eq!(status, 200, "tenant {}, fresh site {fresh}: {head}", f.name);
+        assert!(
+            body.contains(&format!("<h1>{fresh}</h1>")) && body.contains("en préparation"),
+            "tenant {}, fresh site {fresh}: {body}",
+            f.name
+        );
+        assert_eq!(
+            get(port, fresh, "/missing.html").0,
+            404,
+            "tenant {}",
+            f.name
+        );
         for host in ["unknown.invalid", "127.0.0.1", "sallebœuf.fr"] {
             let (status, _, body) = get(port, host, "/");
             assert_eq!(status, 404, "tenant {}: unknown Host {host}", f.name);
