@@ -68,5 +68,15 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(plan, benches);
+/// What one tenant's DKIM key costs (generated off the reconcile loop, see `reconcile::keygen`).
+fn dkim_key(c: &mut Criterion) {
+    let mut group = c.benchmark_group("credentials");
+    group.sample_size(10);
+    group.bench_function("RSA-2048 DKIM key pair", |b| {
+        b.iter(mutualis::reconcile::credentials::dkim_key_pair)
+    });
+    group.finish();
+}
+
+criterion_group!(plan, benches, dkim_key);
 criterion_main!(plan);

@@ -45,6 +45,24 @@ fn tenant(i: usize) -> Tenant {
     .expect("a valid tenant")
 }
 
+/// Every service but mail ready: mail also waits for its RSA key, generated in the background.
+fn ready_but_mail(t: &Tenant) -> bool {
+    t.status.as_ref().is_some_and(|s| {
+        s.observed_generation == t.metadata.generation
+            && s.conditions
+                .iter()
+                .filter(|c| {
+                    c.type_.ends_with("Ready") && c.type_ != "Ready" && c.type_ != "MailReady"
+                })
+                .all(|c| c.status == "True")
+            && s.conditions
+                .iter()
+                .filter(|c| c.type_.ends_with("Ready"))
+                .count()
+                > 2
+    })
+}
+
 fn ready(t: &Tenant) -> bool {
     t.status.as_ref().is_some_and(|s| {
         s.observed_generation == t.metadata.generation
@@ -196,9 +214,15 @@ async fn main() {
     let pid = child.id().unwrap();
 
     let deadline = Instant::now() + Duration::from_secs(600);
+    let mut others_ready_after = None;
     let ready_after = loop {
         let list = tenants.list(&ListParams::default()).await.unwrap();
         let done = list.items.iter().filter(|t| ready(t)).count();
+        if others_ready_after.is_none()
+            && list.items.iter().filter(|t| ready_but_mail(t)).count() == n
+        {
+            others_ready_after = Some(started.elapsed());
+        }
         if done == n {
             break started.elapsed();
         }
@@ -252,6 +276,10 @@ async fn main() {
     println!(
         "time to all Ready               {:.1} s (goal < 60 s)",
         ready_after.as_secs_f64()
+    );
+    println!(
+        "time to every service but mail  {:.1} s (mail also waits for its RSA-2048 DKIM key, generated in the background on at most half the cores)",
+        others_ready_after.unwrap_or(ready_after).as_secs_f64()
     );
     println!(
         "API writes per tenant           {:.2} (planned objects + secrets per tenant {:.2}; goal objects + 2)",
