@@ -62,11 +62,17 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         }),
     }));
     network_policies(ctx, out);
+}
+
+/// What depends on every service's objects: the admins' access (to the credentials the
+/// services generate) and the quota.
+pub fn finish(ctx: &Ctx<'_>, out: &mut Out) {
     rbac(ctx, out);
+    quota(ctx, out);
 }
 
 /// The quota, once every service has put its objects in `out`.
-pub fn quota(ctx: &Ctx<'_>, out: &mut Out) {
+fn quota(ctx: &Ctx<'_>, out: &mut Out) {
     let q = super::quota::quota(
         tmeta(ctx, "tenant-quota"),
         &ctx.tenant.storage().tier_storage,
@@ -167,7 +173,9 @@ fn policy(ctx: &Ctx<'_>, a: Allow) -> Object {
 }
 
 /// Read-mostly access for the tenant's admins: they see everything but Secrets, read logs
-/// and may delete a pod to restart it; changes go through the Tenant.
+/// and may delete a pod to restart it; changes go through the Tenant. Of the Secrets they may
+/// read exactly the credentials generated for the tenant (to hand the communes their
+/// passwords), by name: no other Secret, and nothing outside the namespace.
 fn rbac(ctx: &Ctx<'_>, out: &mut Out) {
     let t = ctx.tenant;
     if t.admins().is_empty() {
@@ -182,32 +190,44 @@ fn rbac(ctx: &Ctx<'_>, out: &mut Out) {
     let read = ["get", "list", "watch"];
     out.push(Object::from(Role {
         metadata: tmeta(ctx, "tenant-admin"),
-        rules: Some(vec![
-            rule(
-                &[""],
-                &[
-                    "pods",
-                    "pods/log",
-                    "services",
-                    "endpoints",
-                    "configmaps",
-                    "persistentvolumeclaims",
-                    "events",
-                    "resourcequotas",
-                    "limitranges",
-                ],
-                &read,
-            ),
-            rule(&[""], &["pods"], &["delete"]),
-            rule(&["apps"], &["deployments", "replicasets"], &read),
-            rule(&["batch"], &["cronjobs", "jobs"], &read),
-            rule(
-                &["networking.k8s.io"],
-                &["ingresses", "networkpolicies"],
-                &read,
-            ),
-            rule(&["events.k8s.io"], &["events"], &read),
-        ]),
+        rules: Some(
+            vec![
+                rule(
+                    &[""],
+                    &[
+                        "pods",
+                        "pods/log",
+                        "services",
+                        "endpoints",
+                        "configmaps",
+                        "persistentvolumeclaims",
+                        "events",
+                        "resourcequotas",
+                        "limitranges",
+                    ],
+                    &read,
+                ),
+                rule(&[""], &["pods"], &["delete"]),
+                rule(&["apps"], &["deployments", "replicasets"], &read),
+                rule(&["batch"], &["cronjobs", "jobs"], &read),
+                rule(
+                    &["networking.k8s.io"],
+                    &["ingresses", "networkpolicies"],
+                    &read,
+                ),
+                rule(&["events.k8s.io"], &["events"], &read),
+            ]
+            .into_iter()
+            // An empty resourceNames would mean every Secret: the rule exists only with names.
+            .chain((!out.secrets.is_empty()).then(|| PolicyRule {
+                api_groups: Some(vec![String::new()]),
+                resources: Some(vec!["secrets".into()]),
+                resource_names: Some(out.secrets.iter().map(|s| s.name.clone()).collect()),
+                verbs: vec!["get".into()],
+                ..PolicyRule::default()
+            }))
+            .collect(),
+        ),
     }));
     out.push(Object::from(RoleBinding {
         metadata: tmeta(ctx, "tenant-admin"),

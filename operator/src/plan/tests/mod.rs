@@ -271,11 +271,29 @@ fn nas_has_a_share_and_a_generated_user_per_member() {
 }
 
 #[test]
-fn rbac_is_read_mostly_and_never_reads_secrets() {
+fn rbac_is_read_mostly_and_reads_only_the_generated_credentials() {
     let p = plan_of(TENANT, &PlanInputs::default());
     let role = find(&p, "Role", "tenant-admin").to_json();
+    let rules = role["rules"].as_array().unwrap();
+    let secret_rules: Vec<&Value> = rules
+        .iter()
+        .filter(|r| r["resources"].to_string().contains("secrets"))
+        .collect();
+    // Exactly one rule on Secrets: `get`, by the names of the credentials the plan generates.
+    assert_eq!(secret_rules.len(), 1, "{rules:?}");
+    assert_eq!(secret_rules[0]["verbs"], json!(["get"]));
+    let mut names: Vec<&str> = secret_rules[0]["resourceNames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    let mut generated: Vec<&str> = p.secrets.iter().map(|s| s.name.as_str()).collect();
+    generated.sort_unstable();
+    assert!(!names.is_empty());
+    assert_eq!(names, generated);
     let text = role["rules"].to_string();
-    assert!(!text.contains("secrets"), "{text}");
     assert!(
         !text.contains("\"create\"") && !text.contains("\"update\"") && !text.contains("\"patch\"")
     );
