@@ -35,12 +35,21 @@ pub fn init_logging(format: LogFormat, filter: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour(
+            format,
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        ))
         .with_writer(std::io::stderr);
     // `try_init` so that tests and `mutualis dev` (which may initialise twice) do not panic.
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Colours only for people: text logs on a terminal. A file or a log collector gets plain text.
+fn colour(format: LogFormat, stderr_is_terminal: bool) -> bool {
+    format == LogFormat::Text && stderr_is_terminal
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -2,6 +2,7 @@
 //! message names the file, the position, the field, the bad value and what is allowed.
 //! Scale (ten thousand tenants, fifty megabytes of garbage) is in `scale.rs`.
 
+mod day2;
 mod scale;
 
 use std::io::Write;
@@ -297,13 +298,13 @@ fn empty_input_and_unknown_kinds_are_refused() {
     );
     let kind = fails(
         "kind.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+        "apiVersion: mutualis.io/v1alpha1\nkind: ConfigMap\nmetadata:\n  name: x\n",
     );
     assert_all(
         &kind,
         &[
             "kind.yaml:1 (document 1)",
-            "unsupported apiVersion \"v1\" kind \"ConfigMap\"",
+            "unsupported apiVersion \"mutualis.io/v1alpha1\" kind \"ConfigMap\"",
             "ServiceCatalog or Tenant",
         ],
     );
