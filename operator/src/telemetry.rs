@@ -19,6 +19,18 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+mod process;
+mod tenants;
+
+/// Whether this replica leads, process-wide: one process is one replica, and the leader
+/// election sets it without reaching into the metrics it does not otherwise know about.
+static LEADER: std::sync::LazyLock<Gauge> = std::sync::LazyLock::new(Gauge::default);
+
+/// Records whether this replica holds the leader lease (or runs without election).
+pub fn set_leading(leading: bool) {
+    LEADER.set(i64::from(leading));
+}
+
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -74,6 +86,12 @@ struct WriteLabels {
     kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
+    commit: String,
+}
+
 /// The operator's Prometheus metrics.
 pub struct Metrics {
     registry: Registry,
@@ -82,11 +100,33 @@ pub struct Metrics {
     duration: Histogram,
     tenants: Family<ConditionLabels, Gauge>,
     writes: Family<WriteLabels, Counter>,
+    pub tenant: tenants::TenantMetrics,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("mutualis");
+        let mut root = Registry::default();
+        root.register_collector(Box::new(process::ProcessCollector));
+        let registry = root.sub_registry_with_prefix("mutualis");
+        let build = Family::<BuildLabels, Gauge>::default();
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                commit: env!("MUTUALIS_GIT_COMMIT").to_owned(),
+            })
+            .set(1);
+        registry.register(
+            "build_info",
+            "Version and git commit of the operator (always 1)",
+            build,
+        );
+        registry.register(
+            "leader",
+            "1 when this replica holds the leader lease (or runs without election), else 0",
+            LEADER.clone(),
+        );
+        let tenant = tenants::TenantMetrics::default();
+        tenant.register(registry);
         let reconciles = Family::<OutcomeLabels, Counter>::default();
         let errors = Family::<ErrorLabels, Counter>::default();
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 14));
@@ -118,12 +158,13 @@ impl Default for Metrics {
             writes.clone(),
         );
         Self {
-            registry,
+            registry: root,
             reconciles,
             errors,
             duration,
             tenants,
             writes,
+            tenant,
         }
     }
 }
@@ -169,6 +210,34 @@ impl Metrics {
                 })
                 .set(*n);
         }
+    }
+
+    /// The names of the metric families exposed now (as Prometheus sees them: counters end in
+    /// `_total`, histograms expose `_bucket`, `_sum` and `_count`); a family without a series
+    /// yet is not exposed. Used to check that the chart's dashboard and alerts query metrics
+    /// that exist.
+    pub fn names(&self) -> Vec<String> {
+        let text = self.render();
+        let mut names: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .flat_map(|l| {
+                let mut parts = l.split_whitespace();
+                let name = parts.next().unwrap_or_default().to_owned();
+                match parts.next() {
+                    Some("counter") => vec![format!("{name}_total")],
+                    Some("histogram") => ["_bucket", "_sum", "_count"]
+                        .iter()
+                        .map(|s| format!("{name}{s}"))
+                        .collect(),
+                    Some("info") => vec![format!("{name}_info")],
+                    _ => vec![name],
+                }
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// The OpenMetrics text exposition.
@@ -284,4 +353,119 @@ pub async fn serve(
         }
     });
     Ok((bound, task))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::TenantStatus;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+    fn condition(type_: &str, status: &str, reason: &str) -> Condition {
+        Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message: String::new(),
+            last_transition_time: Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
+            observed_generation: None,
+        }
+    }
+
+    #[test]
+    fn colour_only_for_text_logs_on_a_terminal() {
+        assert!(colour(LogFormat::Text, true));
+        assert!(!colour(LogFormat::Text, false));
+        assert!(!colour(LogFormat::Json, true));
+    }
+
+    #[test]
+    fn tenant_series_follow_the_status_and_go_with_the_tenant() {
+        let m = Metrics::default();
+        let mut status = TenantStatus {
+            conditions: vec![condition("Ready", "True", "Ready")],
+            annual_contribution: Some(17938),
+            storage: [
+                ("mail".to_owned(), "100Gi".to_owned()),
+                ("nas".to_owned(), "1Gi".to_owned()),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        m.tenant.report("coteaux-bordelais", &status);
+        let text = m.render();
+        for line in [
+            "mutualis_tenant_ready{tenant=\"coteaux-bordelais\"} 1",
+            "mutualis_tenant_annual_contribution_euros{tenant=\"coteaux-bordelais\"} 17938",
+            "mutualis_tenant_storage_bytes{tenant=\"coteaux-bordelais\",service=\"mail\"} 107374182400",
+            "mutualis_tenant_storage_bytes{tenant=\"coteaux-bordelais\",service=\"nas\"} 1073741824",
+        ] {
+            assert!(text.contains(line), "{line} in:\n{text}");
+        }
+        // A shrink refused: not ready, refused with its reason; a service gone loses its series.
+        status.conditions = vec![
+            condition("Ready", "False", "ShrinkRefused"),
+            condition("Valid", "False", "ShrinkRefused"),
+        ];
+        status.storage.remove("nas");
+        m.tenant.report("coteaux-bordelais", &status);
+        let text = m.render();
+        assert!(text.contains("mutualis_tenant_ready{tenant=\"coteaux-bordelais\"} 0"));
+        assert!(text.contains(
+            "mutualis_tenant_refused{tenant=\"coteaux-bordelais\",reason=\"ShrinkRefused\"} 1"
+        ));
+        assert!(!text.contains("service=\"nas\""), "{text}");
+        m.tenant.forget("coteaux-bordelais");
+        let text = m.render();
+        assert!(!text.contains("coteaux-bordelais"), "{text}");
+    }
+
+    /// Metrics with a series in every family, as a running operator has after some work.
+    pub(crate) fn exercised() -> Metrics {
+        let m = Metrics::default();
+        m.reconciled("ok", Duration::from_millis(3));
+        m.failed("transient", "kube");
+        m.wrote("Deployment");
+        m.set_tenant_counts(&[("Ready", "True", 1)]);
+        let status = TenantStatus {
+            conditions: vec![condition("Valid", "False", "ShrinkRefused")],
+            annual_contribution: Some(5638),
+            storage: [("mail".to_owned(), "10Gi".to_owned())].into(),
+            ..Default::default()
+        };
+        m.tenant.report("t", &status);
+        m.tenant.refusal("ShrinkRefused");
+        m
+    }
+
+    #[test]
+    fn build_info_leader_and_process_metrics_are_exposed() {
+        let m = exercised();
+        set_leading(true);
+        let text = m.render();
+        assert!(text.contains(&format!(
+            "mutualis_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            env!("MUTUALIS_GIT_COMMIT")
+        )));
+        assert!(text.contains("mutualis_leader 1"), "{text}");
+        let names = m.names();
+        for name in [
+            "process_resident_memory_bytes",
+            "process_cpu_seconds_total",
+            "process_open_fds",
+            "mutualis_reconciles_total",
+            "mutualis_reconcile_duration_seconds_bucket",
+            "mutualis_tenant_ready",
+            "mutualis_tenant_refused",
+            "mutualis_tenant_storage_bytes",
+            "mutualis_tenant_annual_contribution_euros",
+            "mutualis_refusals_total",
+            "mutualis_reconcile_errors_total",
+            "mutualis_api_writes_total",
+            "mutualis_tenants",
+        ] {
+            assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+        }
+    }
 }
