@@ -468,4 +468,42 @@ mod tests {
             assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
         }
     }
+
+    /// The metric names `text` uses: words starting `mutualis_` or `process_`.
+    fn metrics_named(text: &str) -> Vec<String> {
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        let mut found = Vec::new();
+        for prefix in ["mutualis_", "process_"] {
+            for (i, _) in text.match_indices(prefix) {
+                if text[..i].chars().next_back().is_some_and(word) {
+                    continue;
+                }
+                let end = text[i..]
+                    .find(|c: char| !word(c))
+                    .map_or(text.len(), |e| i + e);
+                found.push(text[i..end].to_owned());
+            }
+        }
+        found.sort();
+        found.dedup();
+        found
+    }
+
+    #[test]
+    fn the_charts_dashboard_and_alerts_query_exported_metrics() {
+        let names = exercised().names();
+        let files =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/mutualis/files");
+        for file in ["dashboard.json", "rules.yaml"] {
+            let text = std::fs::read_to_string(files.join(file)).unwrap();
+            let used = metrics_named(&text);
+            assert!(used.len() >= 3, "{file} names {used:?}");
+            for metric in used {
+                assert!(
+                    names.contains(&metric),
+                    "{file} queries {metric}, which the operator does not export; it exports {names:?}"
+                );
+            }
+        }
+    }
 }
