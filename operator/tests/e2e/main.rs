@@ -1,6 +1,7 @@
 //! End to end: the real `mutualis` binary reconciling against the development cluster, driven and
 //! read with the real `kubectl`, as the syndicate's operations team would (issue: the operator).
 
+mod day2;
 mod harness;
 mod lifecycle;
 mod replicas;
