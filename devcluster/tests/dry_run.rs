@@ -144,7 +144,7 @@ async fn apply_keeps_ports_of_one_number_and_two_protocols_apart() {
                 "-o",
                 "jsonpath={range .spec.ports[*]}{.name}/{.protocol} {end}",
             ],
-            Some(&DNS),
+            Some(DNS),
         )
         .await;
     assert_eq!(
