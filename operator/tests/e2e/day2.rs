@@ -55,7 +55,7 @@ fn planned(yaml: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn diff_names_shrinks_new_objects_and_nothing_when_nothing_changes() {
     let env = Env::start().await;
-    let _op = env.operator("solo", &["--leader-election=false"]);
+    let op = env.operator("solo", &["--leader-election=false"]);
     let yaml = std::fs::read_to_string(root().join("examples/coteaux-bordelais.yaml")).unwrap();
     env.apply_ok(&yaml).await;
     env.wait_tenant("coteaux-bordelais", READY_TIMEOUT, "Ready", ready_now)
@@ -120,6 +120,28 @@ async fn diff_names_shrinks_new_objects_and_nothing_when_nothing_changes() {
     let (code, out, _) = diff(&env, &yaml).await;
     assert_eq!(code, 0, "{out}");
 
+    // An upgrade grows every volume of a smaller tenant.
+    let small = crate::tenant_yaml("pompignac", "500gb", &[], "");
+    env.apply_ok(&small).await;
+    env.wait_tenant("pompignac", READY_TIMEOUT, "Ready", ready_now)
+        .await;
+    let small_ns = namespace_of(&env, "pompignac").await;
+    let (code, out, err) = diff(&env, &small.replace("tier: 500gb", "tier: 1tb")).await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("contribution: 7688 → 10250 EUR/year"), "{out}");
+    for (pvc, size) in volumes(&env, &small_ns).await {
+        assert!(
+            out.contains(&format!(
+                "↑ PersistentVolumeClaim {small_ns}/{pvc}: grows {size} → "
+            )),
+            "{pvc} not growing in:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("~ ResourceQuota"),
+        "the quota follows the tier:\n{out}"
+    );
+
     // -o wide: a refused downgrade shows the tier asked for and the tier in force.
     env.apply_ok(&yaml.replace("tier: 1tb", "tier: 250gb"))
         .await;
@@ -166,4 +188,94 @@ async fn diff_names_shrinks_new_objects_and_nothing_when_nothing_changes() {
     // The narrow table stays as it was.
     let narrow = env.kubectl_ok(&["get", "tenants"]).await;
     assert!(!narrow.contains("PROVISIONED"), "{narrow}");
+
+    // The metrics the syndicate bills and alerts from, as the running operator exports them.
+    let t = "tenant=\"coteaux-bordelais\"";
+    let metrics = env
+        .eventually(READY_TIMEOUT, "the refusal in the metrics", || async {
+            let (_, body) = op.http_get("/metrics").await?;
+            body.contains(&format!(
+                "mutualis_tenant_refused{{{t},reason=\"ShrinkRefused\"}} 1"
+            ))
+            .then_some(body)
+        })
+        .await;
+    for line in [
+        format!("mutualis_tenant_ready{{{t}}} 0"),
+        format!("mutualis_tenant_annual_contribution_euros{{{t}}} 17938"),
+        format!("mutualis_tenant_storage_bytes{{{t},service=\"nas\"}} "),
+        "mutualis_refusals_total{reason=\"ShrinkRefused\"} 1".to_owned(),
+        "mutualis_leader 1".to_owned(),
+        "mutualis_build_info{version=".to_owned(),
+        "process_resident_memory_bytes ".to_owned(),
+        "process_cpu_seconds_total ".to_owned(),
+        "process_open_fds ".to_owned(),
+    ] {
+        assert!(metrics.contains(&line), "{line} in:\n{metrics}");
+    }
+    let refused: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("mutualis_reconciles_total{outcome=\"refused\"}"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(refused >= 1.0, "a refusal is its own outcome:\n{metrics}");
+    // Logged once for this generation, however often it is reconciled.
+    let refusals = op.log().matches("spec refused").count();
+    assert_eq!(refusals, 1, "{}", op.log());
+
+    // A deleted tenant leaves no series behind.
+    env.kubectl_ok(&["delete", "tenant", "coteaux-bordelais", "--wait=true"])
+        .await;
+    env.eventually(READY_TIMEOUT, "the tenant's series gone", || async {
+        let (_, body) = op.http_get("/metrics").await?;
+        (!body.contains("coteaux-bordelais")).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_replica_says_whether_it_leads_and_a_standby_says_so_once() {
+    let env = Env::start().await;
+    let lease_ns = mutualis_tests::chart::NAMESPACE;
+    env.kubectl_ok(&["create", "namespace", lease_ns]).await;
+    let election = ["--lease-namespace", lease_ns, "--lease-duration", "3"];
+    let alpha = env.operator("alpha", &election);
+    let beta = env.operator("beta", &election);
+    let leaders = env
+        .eventually(READY_TIMEOUT, "one leader and one standby", || async {
+            let a = alpha.metric_sum("mutualis_leader").await?;
+            let b = beta.metric_sum("mutualis_leader").await?;
+            (a + b == 1.0).then_some((a, b))
+        })
+        .await;
+    let (leader, standby) = if leaders.0 == 1.0 {
+        (&alpha, &beta)
+    } else {
+        (&beta, &alpha)
+    };
+    let holder = if leaders.0 == 1.0 { "alpha" } else { "beta" };
+    // Several retry periods later, the standby has said it once.
+    env.eventually(READY_TIMEOUT, "the standby's line", || async {
+        standby
+            .log()
+            .contains("waiting for the lease held by")
+            .then_some(())
+    })
+    .await;
+    env.apply_ok(&crate::tenant_yaml("camarsac", "250gb", &[], ""))
+        .await;
+    env.wait_tenant("camarsac", READY_TIMEOUT, "Ready", ready_now)
+        .await;
+    let log = standby.log();
+    assert_eq!(
+        log.matches("waiting for the lease held by").count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("waiting for the lease held by {holder}")),
+        "{log}"
+    );
+    assert_eq!(standby.metric_sum("mutualis_leader").await, Some(0.0));
+    assert_eq!(leader.metric_sum("mutualis_leader").await, Some(1.0));
 }
