@@ -4,7 +4,6 @@
 pub mod crd;
 pub mod dev;
 pub mod diff;
-mod diff_fields;
 pub mod error;
 pub mod input;
 pub mod plan;
