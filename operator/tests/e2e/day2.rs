@@ -120,8 +120,20 @@ async fn diff_names_shrinks_new_objects_and_nothing_when_nothing_changes() {
     let (code, out, _) = diff(&env, &yaml).await;
     assert_eq!(code, 0, "{out}");
 
-    // An upgrade grows every volume of a smaller tenant.
+    // A tenant not applied yet: everything it plans is new.
     let small = crate::tenant_yaml("pompignac", "500gb", &[], "");
+    let (code, out, err) = diff(&env, &small).await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("+ Tenant pompignac (new)"), "{out}");
+    assert!(out.contains("contribution: none → 7688 EUR/year"), "{out}");
+    for object in planned(&small) {
+        assert!(
+            out.contains(&format!("+ {object}\n")),
+            "{object} not listed in:\n{out}"
+        );
+    }
+
+    // An upgrade grows every volume of a smaller tenant.
     env.apply_ok(&small).await;
     env.wait_tenant("pompignac", READY_TIMEOUT, "Ready", ready_now)
         .await;
