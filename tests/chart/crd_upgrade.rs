@@ -96,6 +96,9 @@ fn helm_upgrade_upgrades_the_crds_and_uninstall_keeps_them() {
         tenant_crd(&cluster).is_some(),
         "crds.keep (the default) keeps the CRD"
     );
+    // Installed again under the same name, the release adopts the CRDs it kept.
+    helm(&helm_bin, &cluster, &["install", RELEASE, &chart]);
+    assert!(tenant_crd(&cluster).is_some());
 }
 
 #[test]
