@@ -3,6 +3,8 @@
 //! The modules check the values (schema, overrides, NOTES), the CRDs and the catalogue, the
 //! RBAC, and the install guide run against the development cluster (with the image's build).
 
+#[path = "chart/crd_upgrade.rs"]
+mod crd_upgrade;
 #[path = "chart/crds.rs"]
 mod crds;
 #[path = "chart/guide.rs"]
@@ -11,6 +13,8 @@ mod guide;
 mod image;
 #[path = "chart/install.rs"]
 mod install;
+#[path = "chart/monitoring.rs"]
+mod monitoring;
 #[path = "chart/rbac.rs"]
 mod rbac;
 #[path = "chart/values.rs"]
@@ -23,13 +27,20 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::process::Command;
 
-/// Kinds whose schema kubernetes-validate cannot know (custom resources), checked otherwise:
-/// the ServiceCatalog by the CRD's schema when the chart is installed on the development
-/// cluster, the ServiceMonitor field by field below.
-const CUSTOM_KINDS: [&str; 2] = ["ServiceCatalog", "ServiceMonitor"];
+/// Kinds whose schema kubernetes-validate cannot know (custom resources, skipped by it), checked
+/// otherwise: the ServiceCatalog by the CRD's schema when the chart is installed on the
+/// development cluster, the ServiceMonitor field by field below, the PrometheusRule's rules by
+/// promtool and the PodMonitor in `monitoring.rs`.
+const CUSTOM_KINDS: [&str; 4] = [
+    "ServiceCatalog",
+    "ServiceMonitor",
+    "PodMonitor",
+    "PrometheusRule",
+];
 
-const DEFAULT_KINDS: [&str; 8] = [
+const DEFAULT_KINDS: [&str; 9] = [
     "ClusterRole",
+    "CustomResourceDefinition",
     "ClusterRoleBinding",
     "Deployment",
     "PodDisruptionBudget",
@@ -147,8 +158,7 @@ fn default_render_passes_kubernetes_validate_strict() {
 fn production_render_passes_kubernetes_validate_strict() {
     let values = production_values().display().to_string();
     let mut kinds = DEFAULT_KINDS.to_vec();
-    kinds.extend(CUSTOM_KINDS);
-    kinds.push("NetworkPolicy");
+    kinds.extend(["ServiceCatalog", "ServiceMonitor", "NetworkPolicy"]);
     validate_rendered(&["-f", &values], &kinds);
 }
 
@@ -199,8 +209,13 @@ fn every_object_carries_the_recommended_labels() {
                     .starts_with("mutualis-")
             );
             // Namespaced objects go to the release namespace, cluster-scoped ones nowhere.
-            let cluster_scoped =
-                ["ClusterRole", "ClusterRoleBinding", "ServiceCatalog"].contains(&kind(object));
+            let cluster_scoped = [
+                "ClusterRole",
+                "ClusterRoleBinding",
+                "ServiceCatalog",
+                "CustomResourceDefinition",
+            ]
+            .contains(&kind(object));
             assert_eq!(
                 object["metadata"]["namespace"].is_null(),
                 cluster_scoped,

@@ -176,6 +176,45 @@ fn argo_cd_applications_install_the_chart_and_sync_tenants() {
     );
     renders_with(&source["helm"]["valuesObject"]);
 
+    // Argo CD does not honour Helm's keep policy: what the chart keeps, Argo CD must not prune.
+    let rendered = mutualis_tests::chart::render(
+        &match mutualis_tests::require_tool("helm") {
+            Some(helm) => helm,
+            None => return,
+        },
+        &[
+            "--set",
+            "catalog.create=true",
+            "--set-json",
+            r#"catalog.spec.dns={"nameServers":["ns1.example.org."],"hostmaster":"h@example.org","webTarget":{"addresses":["192.0.2.1"]}}"#,
+        ],
+    );
+    for object in rendered
+        .iter()
+        .filter(|o| ["CustomResourceDefinition", "ServiceCatalog"].contains(&kind(o)))
+    {
+        assert_eq!(
+            object["metadata"]["annotations"]["argocd.argoproj.io/sync-options"], "Prune=false",
+            "{}",
+            object["metadata"]["name"]
+        );
+    }
+    // So do the example catalogue and tenants, which the tenants Application syncs from git.
+    for file in std::fs::read_dir(workspace_root().join("examples")).unwrap() {
+        let path = file.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        for object in parse_documents(&std::fs::read_to_string(&path).unwrap()) {
+            assert_eq!(
+                object["metadata"]["annotations"]["argocd.argoproj.io/sync-options"],
+                "Prune=false",
+                "{}",
+                path.display()
+            );
+        }
+    }
+
     let tenants = find(&objects, "Application", "mutualis-tenants");
     assert_eq!(tenants["spec"]["source"]["directory"]["recurse"], true);
     assert_eq!(tenants["spec"]["syncPolicy"]["automated"]["selfHeal"], true);
@@ -247,35 +286,17 @@ fn flux_installs_the_chart_then_tenants_with_health_checks() {
         chart["sourceRef"]["namespace"],
         repo["metadata"]["namespace"]
     );
-    // CRDs follow the chart on upgrades too (Flux skips them by default).
-    assert_eq!(release["spec"]["install"]["crds"], "CreateReplace");
-    assert_eq!(release["spec"]["upgrade"]["crds"], "CreateReplace");
+    // CRDs follow the chart as templates: no crds/ directory for Flux's crds policy to skip.
+    assert!(!chart_dir().join("crds").exists());
+    assert!(release["spec"]["install"]["crds"].is_null());
     renders_with(&release["spec"]["values"]);
 
-    // Health: each Tenant by name, judged by its Ready condition.
-    let checks = tenants_ks["spec"]["healthChecks"].as_array().unwrap();
-    assert!(!checks.is_empty());
-    for check in checks {
-        assert_eq!(check["apiVersion"], "mutualis.io/v1alpha1");
-        assert_eq!(check["kind"], "Tenant");
-        assert!(check["namespace"].is_null(), "Tenants are cluster-scoped");
-    }
-    // The tenant checked by name is the founding subscriber of the examples.
-    let example_tenants: Vec<String> = std::fs::read_dir(workspace_root().join("examples"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .flat_map(|p| parse_documents(&std::fs::read_to_string(p).unwrap()))
-        .filter(|o| kind(o) == "Tenant")
-        .map(|o| o["metadata"]["name"].as_str().unwrap().to_owned())
-        .collect();
-    for check in checks {
-        let name = check["name"].as_str().unwrap().to_owned();
-        assert!(
-            example_tenants.contains(&name),
-            "{name} is none of the example tenants {example_tenants:?}"
-        );
-    }
+    // Health: every applied object (`wait`), whatever the number of tenants; no per-tenant list.
+    assert_eq!(tenants_ks["spec"]["wait"], true);
+    assert!(
+        tenants_ks["spec"]["healthChecks"].is_null(),
+        "wait: true covers every Tenant; a healthChecks list grows a line per tenant"
+    );
     let exprs = &tenants_ks["spec"]["healthCheckExprs"][0];
     assert_eq!(exprs["apiVersion"], "mutualis.io/v1alpha1");
     assert_eq!(exprs["kind"], "Tenant");
@@ -286,6 +307,15 @@ fn flux_installs_the_chart_then_tenants_with_health_checks() {
     );
     assert!(current.contains("observedGeneration"), "{current}");
     let failed = exprs["failed"].as_str().unwrap();
+    // A failure of the previous generation is not one of the current spec (as in the Lua).
+    assert!(
+        failed.starts_with("status.?observedGeneration.orValue(0) == metadata.generation &&"),
+        "{failed}"
+    );
+    assert!(
+        failed.contains("c.type == 'Valid' && c.status == 'False'"),
+        "{failed}"
+    );
     for reason in refusal_reasons() {
         assert!(
             failed.contains(&format!("'{reason}'")),

@@ -88,6 +88,11 @@ impl<'a> Ctx<'a> {
         if self.def.builtin
             && let Some(k) = crate::patch::builtin_list_key(self.field, items)
         {
+            // Server-side apply keys ports by number *and* protocol (`+listMapKey=protocol`),
+            // unlike the strategic merge patch: 53/UDP and 53/TCP are two items, not one.
+            if self.field == "ports" {
+                return ListType::Map(vec![k.into(), "protocol".into()]);
+            }
             return ListType::Map(vec![k.into()]);
         }
         ListType::Atomic
@@ -103,7 +108,13 @@ impl<'a> Ctx<'a> {
 pub fn item_key(keys: &[String], item: &Value) -> String {
     let mut m = Map::new();
     for k in keys {
-        m.insert(k.clone(), item.get(k).cloned().unwrap_or(Value::Null));
+        // A port's protocol defaults to TCP: an applied item without it is the stored TCP one.
+        let absent = if k == "protocol" {
+            Value::from("TCP")
+        } else {
+            Value::Null
+        };
+        m.insert(k.clone(), item.get(k).cloned().unwrap_or(absent));
     }
     format!("k:{}", Value::Object(m))
 }

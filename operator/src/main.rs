@@ -33,6 +33,19 @@ enum Command {
     /// Serve only the development cluster (an in-memory Kubernetes API) for kubectl.
     #[cfg(feature = "dev")]
     Devcluster(DevclusterArgs),
+    /// Per Tenant, what applying PATH would change in the live cluster (server-side dry run).
+    Diff(cli::diff::DiffArgs),
+    /// Print the version, git commit, Kubernetes client versions and supported Kubernetes.
+    Version,
+    /// Print a shell completion script (bash, zsh or fish).
+    Completion(CompletionArgs),
+}
+
+#[derive(Args)]
+struct CompletionArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
 }
 
 #[cfg(feature = "dev")]
@@ -63,10 +76,35 @@ struct OfflineArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut stdout = std::io::stdout().lock();
+    // Commands whose output is made to be piped (`| head`): a reader that stops early is
+    // not an error of theirs.
+    let pipes = matches!(
+        cli.command,
+        Command::Render(_)
+            | Command::Plan(_)
+            | Command::Crd
+            | Command::Version
+            | Command::Completion(_)
+    );
     let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
         Command::Render(a) => offline(Offline::Render, a, &mut stdout),
         Command::Plan(a) => offline(Offline::Plan, a, &mut stdout),
         Command::Crd => cli::crd::run(&mut stdout).map_err(Into::into),
+        Command::Version => cli::version::write(&mut stdout).map_err(Into::into),
+        Command::Completion(a) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(a.shell, &mut command, "mutualis", &mut stdout);
+            std::io::Write::flush(&mut stdout).map_err(Into::into)
+        }
+        Command::Diff(a) => {
+            return match runtime().block_on(cli::diff::run(a, &mut stdout)) {
+                Ok(outcome) => ExitCode::from(outcome.exit_code()),
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Run(a) => runtime().block_on(cli::run::run(a)).map_err(Into::into),
         #[cfg(feature = "dev")]
         Command::Dev(a) => runtime().block_on(cli::dev::run(a)).map_err(Into::into),
@@ -84,6 +122,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if pipes && cli::closed_pipe(err.as_ref()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::FAILURE

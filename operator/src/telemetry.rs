@@ -19,6 +19,18 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+mod process;
+mod tenants;
+
+/// Whether this replica leads, process-wide: one process is one replica, and the leader
+/// election sets it without reaching into the metrics it does not otherwise know about.
+static LEADER: std::sync::LazyLock<Gauge> = std::sync::LazyLock::new(Gauge::default);
+
+/// Records whether this replica holds the leader lease (or runs without election).
+pub fn set_leading(leading: bool) {
+    LEADER.set(i64::from(leading));
+}
+
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -35,12 +47,21 @@ pub fn init_logging(format: LogFormat, filter: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour(
+            format,
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        ))
         .with_writer(std::io::stderr);
     // `try_init` so that tests and `mutualis dev` (which may initialise twice) do not panic.
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Colours only for people: text logs on a terminal. A file or a log collector gets plain text.
+fn colour(format: LogFormat, stderr_is_terminal: bool) -> bool {
+    format == LogFormat::Text && stderr_is_terminal
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -65,6 +86,12 @@ struct WriteLabels {
     kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
+    commit: String,
+}
+
 /// The operator's Prometheus metrics.
 pub struct Metrics {
     registry: Registry,
@@ -73,11 +100,33 @@ pub struct Metrics {
     duration: Histogram,
     tenants: Family<ConditionLabels, Gauge>,
     writes: Family<WriteLabels, Counter>,
+    pub tenant: tenants::TenantMetrics,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("mutualis");
+        let mut root = Registry::default();
+        root.register_collector(Box::new(process::ProcessCollector));
+        let registry = root.sub_registry_with_prefix("mutualis");
+        let build = Family::<BuildLabels, Gauge>::default();
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                commit: env!("MUTUALIS_GIT_COMMIT").to_owned(),
+            })
+            .set(1);
+        registry.register(
+            "build_info",
+            "Version and git commit of the operator (always 1)",
+            build,
+        );
+        registry.register(
+            "leader",
+            "1 when this replica holds the leader lease (or runs without election), else 0",
+            LEADER.clone(),
+        );
+        let tenant = tenants::TenantMetrics::default();
+        tenant.register(registry);
         let reconciles = Family::<OutcomeLabels, Counter>::default();
         let errors = Family::<ErrorLabels, Counter>::default();
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 14));
@@ -109,12 +158,13 @@ impl Default for Metrics {
             writes.clone(),
         );
         Self {
-            registry,
+            registry: root,
             reconciles,
             errors,
             duration,
             tenants,
             writes,
+            tenant,
         }
     }
 }
@@ -160,6 +210,34 @@ impl Metrics {
                 })
                 .set(*n);
         }
+    }
+
+    /// The names of the metric families exposed now (as Prometheus sees them: counters end in
+    /// `_total`, histograms expose `_bucket`, `_sum` and `_count`); a family without a series
+    /// yet is not exposed. Used to check that the chart's dashboard and alerts query metrics
+    /// that exist.
+    pub fn names(&self) -> Vec<String> {
+        let text = self.render();
+        let mut names: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .flat_map(|l| {
+                let mut parts = l.split_whitespace();
+                let name = parts.next().unwrap_or_default().to_owned();
+                match parts.next() {
+                    Some("counter") => vec![format!("{name}_total")],
+                    Some("histogram") => ["_bucket", "_sum", "_count"]
+                        .iter()
+                        .map(|s| format!("{name}{s}"))
+                        .collect(),
+                    Some("info") => vec![format!("{name}_info")],
+                    _ => vec![name],
+                }
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// The OpenMetrics text exposition.
@@ -276,3 +354,6 @@ pub async fn serve(
     });
     Ok((bound, task))
 }
+
+#[cfg(test)]
+mod tests;

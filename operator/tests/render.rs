@@ -234,7 +234,28 @@ fn crds_directory_matches_the_rust_types() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(columns, ["Tier", "Members", "Contribution", "Ready", "Age"]);
+    assert_eq!(
+        columns,
+        [
+            "Tier",
+            "Members",
+            "Contribution",
+            "Ready",
+            "Age",
+            "Reason",
+            "Namespace",
+            "Domain",
+            "Provisioned"
+        ]
+    );
+    // The columns after Age are for `-o wide` only.
+    let wide: Vec<i64> = tenant["spec"]["versions"][0]["additionalPrinterColumns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["priority"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(wide, [0, 0, 0, 0, 0, 1, 1, 1, 1]);
 }
 
 /// `kubernetes-validate` from the project's tools: `$MUTUALIS_TOOLS_BIN`, else `.tools/bin`.

@@ -28,7 +28,7 @@ fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn chart_crds_are_the_generated_crds_byte_for_byte() {
     let generated = files_of(&workspace_root().join("crds"));
-    let charted = files_of(&chart_dir().join("crds"));
+    let charted = files_of(&chart_dir().join("files/crds"));
     assert!(
         !generated.is_empty(),
         "crds/ holds no CRD: run `mutualis crd`"
@@ -38,15 +38,20 @@ fn chart_crds_are_the_generated_crds_byte_for_byte() {
     assert_eq!(
         names(&charted),
         names(&generated),
-        "charts/mutualis/crds/ must hold the files of crds/"
+        "charts/mutualis/files/crds/ must hold the files of crds/"
     );
     for ((name, chart_bytes), (_, generated_bytes)) in charted.iter().zip(&generated) {
         assert!(
             chart_bytes == generated_bytes,
-            "charts/mutualis/crds/{name} differs from crds/{name}: cp crds/*.yaml charts/mutualis/crds/"
+            "charts/mutualis/files/crds/{name} differs from crds/{name}: cp crds/*.yaml charts/mutualis/files/crds/"
         );
     }
-    // Helm installs crds/ before the templates and never deletes them: both CRDs must be there.
+    // The chart has no crds/ directory: Helm would install it and then the templates' CRDs too.
+    assert!(
+        !chart_dir().join("crds").exists(),
+        "charts/mutualis/crds/ must not exist: the CRDs are templates (templates/crds.yaml)"
+    );
+    // Both CRDs must be there.
     let all: String = generated
         .iter()
         .map(|(_, b)| String::from_utf8_lossy(b).into_owned())

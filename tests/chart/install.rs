@@ -192,7 +192,11 @@ fn the_guide_installs_upgrades_and_uninstalls_on_the_development_cluster() {
         existing(&cluster, None, &CLUSTER_WIDE),
         Vec::<String>::new()
     );
-    assert_eq!(existing(&cluster, None, &crds), crds, "Helm keeps crds/");
+    assert_eq!(
+        existing(&cluster, None, &crds),
+        crds,
+        "the CRDs are kept (crds.keep)"
+    );
     assert_eq!(
         existing(&cluster, None, &["servicecatalog/gironde-numerique"]).len(),
         1,
@@ -256,7 +260,7 @@ fn the_api_server_accepts_every_object_of_the_chart_and_its_catalogue() {
     let cluster = Cluster::start();
     let dir = tempfile::tempdir().unwrap();
     let crds = mutualis_tests::chart::chart_dir()
-        .join("crds")
+        .join("files/crds")
         .display()
         .to_string();
     cluster

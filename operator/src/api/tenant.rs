@@ -25,7 +25,11 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Members","type":"integer","jsonPath":".status.memberCount"}"#,
     printcolumn = r#"{"name":"Contribution","type":"integer","description":"Annual contribution in euros","jsonPath":".status.annualContribution"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type=='Ready')].status"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","priority":1,"description":"Why the tenant is not Ready","jsonPath":".status.conditions[?(@.type=='Ready')].reason"}"#,
+    printcolumn = r#"{"name":"Namespace","type":"string","priority":1,"jsonPath":".status.namespace"}"#,
+    printcolumn = r#"{"name":"Domain","type":"string","priority":1,"jsonPath":".spec.domain"}"#,
+    printcolumn = r#"{"name":"Provisioned","type":"string","priority":1,"description":"The tier in force (a refused change leaves the previous one)","jsonPath":".status.tier"}"#
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
@@ -208,7 +212,7 @@ pub struct TenantStatus {
     /// The namespace holding the tenant's services.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    /// The tier currently provisioned.
+    /// The tier currently provisioned: after a refused change (a shrink), still the previous one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<String>,
     /// Number of member communes served.

@@ -89,19 +89,24 @@ fn read_manifests(paths: &[PathBuf]) -> Result<input::Manifests, CliError> {
     input::read(&[PathBuf::from("-")], &mut Cursor::new(joined.into_bytes()))
 }
 
-/// Installs the CRDs and applies the catalogues and tenants, as `kubectl apply --server-side` would.
+/// Installs the CRDs and applies the catalogues and tenants, as `kubectl apply --server-side`
+/// would, saying each step as it is done.
 async fn install(client: &Client, manifests: &input::Manifests) -> Result<Vec<String>, DevError> {
     let params = PatchParams::apply("mutualis-dev").force();
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut crd_names = Vec::new();
     for crd in crate::api::crds() {
         crds.patch(&crd.name_any(), &params, &Patch::Apply(&crd))
             .await?;
+        crd_names.push(crd.name_any());
     }
+    progress(&format!("CRDs installed ({})", crd_names.join(", ")));
     let catalogs: Api<crate::api::ServiceCatalog> = Api::all(client.clone());
     for (_, catalog, _) in &manifests.catalogs {
         catalogs
             .patch(&catalog.name_any(), &params, &Patch::Apply(catalog))
             .await?;
+        progress(&format!("catalogue {} applied", catalog.name_any()));
     }
     let tenants: Api<Tenant> = Api::all(client.clone());
     let mut names = Vec::new();
@@ -113,7 +118,36 @@ async fn install(client: &Client, manifests: &input::Manifests) -> Result<Vec<St
             .await?;
         names.push(tenant.name_any());
     }
+    progress(&format!(
+        "{} tenant(s) applied: {}",
+        names.len(),
+        names.join(", ")
+    ));
     Ok(names)
+}
+
+/// One line of progress on standard error, as it happens (stdout keeps the final table).
+fn progress(line: &str) {
+    eprintln!("mutualis dev: {line}");
+}
+
+/// `(ready, enabled)` services of a tenant, from its per-service conditions; `None` before the
+/// operator reported any.
+pub fn services_ready(t: &Tenant) -> Option<(usize, usize)> {
+    let conditions = &t.status.as_ref()?.conditions;
+    let services: Vec<_> = conditions
+        .iter()
+        .filter(|c| {
+            c.type_ != conditions::READY
+                && c.type_ != conditions::VALID
+                && c.reason != conditions::reasons::DISABLED
+        })
+        .collect();
+    if services.is_empty() {
+        return None;
+    }
+    let ready = services.iter().filter(|c| c.status == "True").count();
+    Some((ready, services.len()))
 }
 
 fn ready(t: &Tenant) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
@@ -183,6 +217,8 @@ async fn wait_ready(
 ) -> Result<Vec<Tenant>, DevError> {
     let api: Api<Tenant> = Api::all(client.clone());
     let deadline = Instant::now() + timeout;
+    // What was last said of each tenant, so that a line appears only when something moved.
+    let mut said: std::collections::HashMap<String, String> = Default::default();
     loop {
         let tenants: Vec<Tenant> = api
             .list(&ListParams::default())
@@ -200,6 +236,20 @@ async fn wait_ready(
             })
             .map(|t| t.name_any())
             .collect();
+        for t in &tenants {
+            let current = ready(t).is_some_and(|c| {
+                c.status == "True" && c.observed_generation == t.metadata.generation
+            });
+            let line = match (current, services_ready(t)) {
+                (true, _) => format!("{}: Ready", t.name_any()),
+                (false, Some((n, of))) => format!("{}: {n}/{of} services ready", t.name_any()),
+                (false, None) => continue,
+            };
+            if said.get(&t.name_any()) != Some(&line) {
+                progress(&line);
+                said.insert(t.name_any(), line);
+            }
+        }
         if not_ready.is_empty() && tenants.len() == names.len() {
             return Ok(tenants);
         }
@@ -217,6 +267,9 @@ async fn wait_ready(
 pub async fn run(args: DevArgs) -> Result<(), DevError> {
     telemetry::init_logging(LogFormat::Text, &args.log_level);
     let manifests = read_manifests(&args.paths)?;
+    if let Some(note) = manifests.skipped_note() {
+        progress(&note);
+    }
     let cluster = devcluster::DevCluster::start(devcluster::Config {
         port: args.port,
         ready_delay: Duration::from_millis(args.ready_delay_ms),
@@ -231,14 +284,13 @@ pub async fn run(args: DevArgs) -> Result<(), DevError> {
                 devcluster::Error::Io(io) => io,
             },
         })?;
+    progress(&format!(
+        "development cluster up at {} (kubeconfig {})",
+        cluster.url(),
+        args.kubeconfig.display()
+    ));
     let client = client_for(&cluster).await?;
     let names = install(&client, &manifests).await?;
-    eprintln!(
-        "mutualis dev: cluster at {}; {} catalogue(s) and {} tenant(s) applied; reconciling…",
-        cluster.url(),
-        manifests.catalogs.len(),
-        names.len()
-    );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let shutdown = async move {
@@ -258,6 +310,7 @@ pub async fn run(args: DevArgs) -> Result<(), DevError> {
         Telemetry::new(),
         shutdown,
     ));
+    progress("operator started; reconciling");
 
     let outcome = wait_ready(&client, &names, Duration::from_secs(args.timeout)).await;
     match &outcome {

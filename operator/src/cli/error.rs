@@ -52,6 +52,11 @@ pub enum CliError {
     )]
     Empty { source_name: String },
 
+    #[error(
+        "no ServiceCatalog or Tenant (apiVersion mutualis.io/v1alpha1) in the input; {skipped}"
+    )]
+    NothingOfOurs { skipped: String },
+
     #[error("{path}: no .yaml or .yml file in this directory")]
     EmptyDirectory { path: PathBuf },
 

@@ -20,7 +20,17 @@ pub const MAX_INPUT_BYTES: u64 = 32 * 1024 * 1024;
 pub struct Manifests {
     pub catalogs: Vec<(Origin, ServiceCatalog, String)>,
     pub tenants: Vec<(Origin, Tenant, String)>,
+    /// Documents of other API groups (a GitOps repository holds Namespaces, HelmReleases...).
+    pub skipped_documents: usize,
+    /// Kustomize's `kustomization.yaml` files.
+    pub skipped_files: usize,
 }
+
+/// The API group mutualis reads; documents of any other group are someone else's.
+pub const API_GROUP: &str = "mutualis.io";
+
+/// File names Kustomize reads as its own configuration, never a Kubernetes object.
+const KUSTOMIZATION_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 impl Manifests {
     pub fn catalog(&self, name: &str) -> Option<&ServiceCatalog> {
@@ -28,6 +38,27 @@ impl Manifests {
             .iter()
             .map(|(_, c, _)| c)
             .find(|c| c.metadata.name.as_deref() == Some(name))
+    }
+
+    /// What was skipped, for standard error: `skipped 3 documents of other API groups`.
+    pub fn skipped_note(&self) -> Option<String> {
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut parts = Vec::new();
+        if self.skipped_documents > 0 {
+            parts.push(format!(
+                "{} of other API groups",
+                plural(self.skipped_documents, "document", "documents")
+            ));
+        }
+        if self.skipped_files > 0 {
+            parts.push(plural(
+                self.skipped_files,
+                "kustomization file",
+                "kustomization files",
+            ));
+        }
+        (!parts.is_empty()).then(|| format!("skipped {}", parts.join(" and ")))
     }
 }
 
@@ -66,11 +97,27 @@ pub fn read(paths: &[PathBuf], stdin: &mut dyn Read) -> Result<Manifests, CliErr
             read_file(path, &mut out)?;
         }
     }
+    if out.catalogs.is_empty()
+        && out.tenants.is_empty()
+        && out.skipped_documents + out.skipped_files > 0
+    {
+        return Err(CliError::NothingOfOurs {
+            skipped: out.skipped_note().unwrap_or_default(),
+        });
+    }
     Ok(out)
 }
 
 fn read_file(path: &Path, out: &mut Manifests) -> Result<(), CliError> {
     let name = path.display().to_string();
+    if path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| KUSTOMIZATION_FILES.contains(&n))
+    {
+        out.skipped_files += 1;
+        return Ok(());
+    }
     let file = std::fs::File::open(path).map_err(|source| CliError::Io {
         path: path.to_owned(),
         source,
@@ -146,6 +193,14 @@ fn parse_source(name: &str, text: &str, out: &mut Manifests) -> Result<(), CliEr
             line,
         };
         let head: Head = parse(doc, &origin)?;
+        let group = head
+            .api_version
+            .as_deref()
+            .map(|v| v.rsplit_once('/').map_or("", |(group, _)| group));
+        if group.is_some_and(|g| g != API_GROUP) {
+            out.skipped_documents += 1;
+            continue;
+        }
         match (head.api_version.as_deref(), head.kind.as_deref()) {
             (Some(API_VERSION), Some("ServiceCatalog")) => {
                 let c: ServiceCatalog = parse(doc, &origin)?;
@@ -267,5 +322,32 @@ mod tests {
         let docs = documents("a: 1\n---\n# only a comment\n---\nb: 2\nc: 3\n...\n");
         assert_eq!(docs, vec![(1, "a: 1\n"), (5, "b: 2\nc: 3\n")]);
         assert!(documents("\n\n# nothing\n").is_empty());
+    }
+
+    #[test]
+    fn other_api_groups_are_skipped_and_counted_ours_are_checked() {
+        let mut out = Manifests::default();
+        let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n";
+        parse_source("repo.yaml", text, &mut out).unwrap();
+        assert_eq!(out.skipped_documents, 3);
+        assert_eq!(
+            out.skipped_note().as_deref(),
+            Some("skipped 3 documents of other API groups")
+        );
+        out.skipped_files = 1;
+        assert_eq!(
+            out.skipped_note().as_deref(),
+            Some("skipped 3 documents of other API groups and 1 kustomization file")
+        );
+        // A mutualis.io document of an unknown version or kind, or one with no apiVersion at
+        // all, is still an error: it is meant for mutualis and would otherwise vanish silently.
+        for bad in [
+            "apiVersion: mutualis.io/v1\nkind: Tenant\n",
+            "apiVersion: mutualis.io/v1alpha1\nkind: Tenants\n",
+            "kind: Tenant\n",
+        ] {
+            let err = parse_source("bad.yaml", bad, &mut Manifests::default()).unwrap_err();
+            assert!(matches!(err, CliError::UnknownKind { .. }), "{bad}: {err}");
+        }
     }
 }

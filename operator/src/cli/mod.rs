@@ -5,12 +5,14 @@
 pub mod crd;
 #[cfg(feature = "dev")]
 pub mod dev;
+pub mod diff;
 pub mod error;
 pub mod input;
 pub mod plan;
 pub mod render;
 pub mod run;
 mod unknown_fields;
+pub mod version;
 mod yaml_path;
 
 pub use error::CliError;
@@ -72,6 +74,9 @@ pub fn run_offline(
     out: &mut dyn std::io::Write,
 ) -> Result<(), CliError> {
     let manifests = input::read(paths, stdin)?;
+    if let Some(note) = manifests.skipped_note() {
+        eprintln!("{note}");
+    }
     check_catalogs(&manifests)?;
     let tenants = validate_all(&manifests)?;
     drop(manifests);
@@ -83,6 +88,21 @@ pub fn run_offline(
         Offline::Render => render::write(&mut plans, format, out),
         Offline::Plan => plan::write(&mut plans, format, out),
     }
+}
+
+/// Whether `err` (or what caused it) is a write to a closed pipe: the reader (`| head -1`)
+/// has all it wanted, so the command ends quietly and successfully, as `cat` would.
+pub fn closed_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// Which offline command.

@@ -44,6 +44,9 @@ pub struct RunArgs {
     /// Log filter, in RUST_LOG syntax.
     #[arg(long, default_value = "info,kube=warn")]
     pub log_level: String,
+    /// The kubeconfig context to use (its current context when absent).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 impl RunArgs {
@@ -87,6 +90,23 @@ pub enum RunCommandError {
     Run(#[from] RunError),
 }
 
+/// The client configuration: `context` of the kubeconfig ($KUBECONFIG or ~/.kube/config) when
+/// named, else the usual inference (kubeconfig's current context, or in-cluster).
+pub async fn kube_config(context: Option<&str>) -> Result<kube::Config, String> {
+    match context {
+        None => kube::Config::infer().await.map_err(|e| e.to_string()),
+        Some(name) => {
+            let options = kube::config::KubeConfigOptions {
+                context: Some(name.to_owned()),
+                ..Default::default()
+            };
+            kube::Config::from_kubeconfig(&options)
+                .await
+                .map_err(|e| format!("kubeconfig context {name:?}: {e}"))
+        }
+    }
+}
+
 /// A future that resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -106,9 +126,9 @@ pub async fn shutdown_signal() {
 
 pub async fn run(args: RunArgs) -> Result<(), RunCommandError> {
     telemetry::init_logging(args.log_format, &args.log_level);
-    let config = kube::Config::infer()
+    let config = kube_config(args.context.as_deref())
         .await
-        .map_err(|e| RunCommandError::Config(e.to_string()))?;
+        .map_err(RunCommandError::Config)?;
     let client = crate::reconcile::controller::client(config)
         .map_err(|e| RunCommandError::Config(e.to_string()))?;
     crate::reconcile::controller::run(client, args.config(), Telemetry::new(), shutdown_signal())

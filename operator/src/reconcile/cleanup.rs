@@ -125,6 +125,7 @@ pub async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         ctx.records.forget_namespace(ns);
     }
     ctx.pruned.lock().expect("pruned lock").remove(&name);
+    ctx.telemetry.metrics.tenant.forget(&name);
     ctx.last_status
         .lock()
         .expect("last status lock")

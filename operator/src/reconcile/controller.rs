@@ -130,7 +130,11 @@ async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Err
     let started = Instant::now();
     let result = super::tenant::reconcile(tenant.clone(), ctx.clone()).await;
     tracing::debug!(tenant = %tenant.name_any(), ok = result.is_ok(), "reconcile returned");
-    let outcome = if result.is_ok() { "ok" } else { "error" };
+    let outcome = match &result {
+        Err(_) => "error",
+        Ok(_) if super::report::is_refused(&tenant, &ctx) => "refused",
+        Ok(_) => "ok",
+    };
     ctx.telemetry.metrics.reconciled(outcome, started.elapsed());
     if result.is_ok() {
         ctx.failures
@@ -210,6 +214,9 @@ pub async fn run(
             }
         }
         telemetry.health.set_ready(false);
+    } else {
+        // Without election this replica is the only one: it leads.
+        crate::telemetry::set_leading(true);
     }
 
     let records = Arc::new(AppliedRecords::default());

@@ -70,13 +70,28 @@ impl LeaderElector {
 
     /// Waits until this replica holds the lease.
     pub async fn acquire(&self) {
+        crate::telemetry::set_leading(false);
+        // Said once per holder: a standby's log is not a line every retry period.
+        let mut announced: Option<String> = None;
         loop {
             match self.try_acquire_or_renew().await {
                 Ok(true) => {
                     tracing::info!(lease = %self.name, identity = %self.identity, "became leader");
+                    crate::telemetry::set_leading(true);
                     return;
                 }
-                Ok(false) => {}
+                Ok(false) => {
+                    let holder = self
+                        .observed
+                        .lock()
+                        .await
+                        .as_ref()
+                        .and_then(|o| o.holder.clone());
+                    if holder.is_some() && holder != announced {
+                        tracing::info!(lease = %self.name, holder = holder.as_deref().unwrap_or_default(), "standby: waiting for the lease held by {}", holder.as_deref().unwrap_or_default());
+                        announced = holder;
+                    }
+                }
                 Err(err) => {
                     tracing::warn!(%err, lease = %self.name, "leader election attempt failed")
                 }
@@ -88,6 +103,11 @@ impl LeaderElector {
     /// Renews the lease until it cannot be renewed within the renew deadline; then returns.
     /// The caller must stop writing at once.
     pub async fn hold(&self) {
+        self.keep().await;
+        crate::telemetry::set_leading(false);
+    }
+
+    async fn keep(&self) {
         let mut last_renewal = Instant::now();
         loop {
             tokio::time::sleep(self.timing.retry_period).await;

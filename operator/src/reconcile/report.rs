@@ -22,18 +22,19 @@ pub struct Refusal {
 pub async fn report_apply_failure(tenant: &Tenant, ctx: &Context, err: &Error) -> Result<()> {
     let message = format!("{err}; fix the spec or the catalogue, the operator retries meanwhile");
     let ready = Verdict::new(conditions::READY, false, reasons::APPLY_FAILED, message);
-    report_problem(tenant, ctx, &[ready], "Apply").await
+    report_problem(tenant, ctx, &[ready], "Apply").await?;
+    Ok(())
 }
 
 /// Sets the `verdicts` (all false, same reason), keeps every other condition and field of the
 /// status as it was (the services keep running as last applied), and publishes a Warning
-/// event when that changed the status.
+/// event when that changed the status. Returns whether it did.
 async fn report_problem(
     tenant: &Tenant,
     ctx: &Context,
     verdicts: &[Verdict],
     action: &str,
-) -> Result<()> {
+) -> Result<bool> {
     let old = known_status(tenant, ctx);
     let mut conds = status::conditions(&old.conditions, verdicts, tenant.metadata.generation);
     conds.extend(
@@ -47,7 +48,8 @@ async fn report_problem(
         conditions: conds,
         ..old
     };
-    if write_status(tenant, ctx, desired).await? {
+    let wrote = write_status(tenant, ctx, desired).await?;
+    if wrote {
         let first = &verdicts[0];
         event(
             ctx,
@@ -59,7 +61,7 @@ async fn report_problem(
         )
         .await;
     }
-    Ok(())
+    Ok(wrote)
 }
 
 /// The tenant's status as this process knows it: what it last wrote, else what the cache holds.
@@ -82,16 +84,35 @@ pub fn condition_is(status: &TenantStatus, type_: &str, value: &str) -> bool {
         .any(|c| c.type_ == type_ && c.status == value)
 }
 
-/// Reports a refusal: `Valid` and `Ready` false with the reason, nothing applied. A Warning
-/// event goes out when the refusal is new.
+/// Reports a refusal: `Valid` and `Ready` false with the reason, nothing applied. When the
+/// refusal is new (a new generation or reason), a Warning event goes out, it is logged and
+/// counted — once, not at every resync.
 pub async fn refuse(tenant: &Tenant, ctx: &Context, refusal: Refusal) -> Result<()> {
     let verdicts = [conditions::READY, conditions::VALID]
         .map(|type_| Verdict::new(type_, false, refusal.reason, refusal.message.clone()));
-    report_problem(tenant, ctx, &verdicts, "Refuse").await
+    if report_problem(tenant, ctx, &verdicts, "Refuse").await? {
+        tracing::warn!(tenant = %tenant.name_any(), generation = ?tenant.metadata.generation, reason = refusal.reason, message = %refusal.message, "spec refused");
+        ctx.telemetry.metrics.tenant.refusal(refusal.reason);
+    }
+    Ok(())
+}
+
+/// Whether this process last reported `tenant`'s current generation as refused (`Valid`
+/// false): its reconcile then ended without acting, an outcome of its own in the metrics.
+pub fn is_refused(tenant: &Tenant, ctx: &Context) -> bool {
+    let status = known_status(tenant, ctx);
+    status.observed_generation == tenant.metadata.generation
+        && condition_is(&status, conditions::VALID, "False")
 }
 
 /// Writes `desired` when it differs from the stored status. Returns whether it wrote.
 pub async fn write_status(tenant: &Tenant, ctx: &Context, desired: TenantStatus) -> Result<bool> {
+    // Every reconcile passes here with the status it computed, written or not: the metrics
+    // the syndicate bills from follow it even when nothing changed (after a restart).
+    ctx.telemetry
+        .metrics
+        .tenant
+        .report(&tenant.name_any(), &desired);
     if known_status(tenant, ctx) == desired {
         return Ok(false);
     }

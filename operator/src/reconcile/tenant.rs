@@ -127,7 +127,8 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         observed_generation: tenant.metadata.generation,
         conditions: status::conditions(&known.conditions, &all, tenant.metadata.generation),
         namespace: Some(plan.namespace.clone()),
-        tier: Some(tenant.spec.tier.clone()),
+        // The tier applied; a refusal returns before this, leaving the previous one in status.
+        tier: Some(plan.tier.clone()),
         member_count: Some(i32::try_from(tenant.spec.members.len()).unwrap_or(i32::MAX)),
         annual_contribution: Some(plan.annual_contribution),
         storage: plan.storage.by_service(),

@@ -2,6 +2,7 @@
 //! message names the file, the position, the field, the bad value and what is allowed.
 //! Scale (ten thousand tenants, fifty megabytes of garbage) is in `scale.rs`.
 
+mod day2;
 mod scale;
 
 use std::io::Write;
@@ -91,14 +92,14 @@ fn a_field_of_the_wrong_type_or_value_gives_its_path_and_what_is_allowed() {
     let wrong_type = example("minimal.yaml").replace("tier: 500gb", "tier: [500gb]");
     assert_all(
         &fails("type.yaml", &wrong_type),
-        &["type.yaml:9:9", "spec.tier", "expected string"],
+        &["type.yaml:12:9", "spec.tier", "expected string"],
     );
     let wrong_enum =
         example("minimal.yaml").replace("tier: 500gb", "tier: 500gb\n  deletionPolicy: Destroy");
     assert_all(
         &fails("enum.yaml", &wrong_enum),
         &[
-            "enum.yaml:10:19",
+            "enum.yaml:13:19",
             "spec.deletionPolicy",
             "Destroy",
             "Retain, Delete",
@@ -120,7 +121,7 @@ fn an_unknown_tier_lists_the_tiers() {
     assert_all(
         &err,
         &[
-            "tier.yaml:9:",
+            "tier.yaml:12:",
             "Tenant \"coteaux-bordelais\"",
             "spec.tier",
             "\"2tb\"",
@@ -138,7 +139,7 @@ fn a_missing_catalogue_lists_the_catalogues() {
     assert_all(
         &err,
         &[
-            "nocat.yaml:8:",
+            "nocat.yaml:11:",
             "spec.catalogRef",
             "ServiceCatalog \"gironde\" not found",
             "available: \"gironde-numerique\"",
@@ -155,7 +156,7 @@ fn invalid_domains_say_why() {
     assert_all(
         &spaced,
         &[
-            "domain.yaml:28:",
+            "domain.yaml:31:",
             "spec.members[3].domain",
             "\"croi gnon.fr\"",
             "contains whitespace",
@@ -169,7 +170,7 @@ fn invalid_domains_say_why() {
     assert_all(
         &single,
         &[
-            "single.yaml:11:",
+            "single.yaml:14:",
             "spec.domain",
             "\"exemple\"",
             "needs at least two labels",
@@ -198,7 +199,7 @@ fn duplicate_domains_name_both_fields() {
     assert_all(
         &err,
         &[
-            "dup.yaml:28:",
+            "dup.yaml:31:",
             "spec.members[3].domain",
             "\"Camarsac.FR\"",
             "already used by spec.members[1].domain",
@@ -225,7 +226,7 @@ fn duplicate_members_name_both_fields() {
     assert_all(
         &err,
         &[
-            "members.yaml:27:",
+            "members.yaml:30:",
             "spec.members[3].name",
             "member name \"camarsac\" is already used by spec.members[1].name",
         ],
@@ -261,7 +262,7 @@ fn member_names_are_derived_from_display_names_or_refused_clearly() {
     assert_all(
         &err,
         &[
-            "tokyo.yaml:27:",
+            "tokyo.yaml:30:",
             "spec.members[3].name",
             "cannot derive a Kubernetes name from display name \"東京\"",
             "set spec.members[3].name explicitly",
@@ -274,7 +275,7 @@ fn member_names_are_derived_from_display_names_or_refused_clearly() {
     assert_all(
         &bad,
         &[
-            "badname.yaml:35:",
+            "badname.yaml:38:",
             "spec.members[7].name",
             "\"Tresses_\" is not a valid Kubernetes name",
             "DNS-1123 label",
@@ -297,13 +298,13 @@ fn empty_input_and_unknown_kinds_are_refused() {
     );
     let kind = fails(
         "kind.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+        "apiVersion: mutualis.io/v1alpha1\nkind: ConfigMap\nmetadata:\n  name: x\n",
     );
     assert_all(
         &kind,
         &[
             "kind.yaml:1 (document 1)",
-            "unsupported apiVersion \"v1\" kind \"ConfigMap\"",
+            "unsupported apiVersion \"mutualis.io/v1alpha1\" kind \"ConfigMap\"",
             "ServiceCatalog or Tenant",
         ],
     );
@@ -316,7 +317,7 @@ fn empty_input_and_unknown_kinds_are_refused() {
     );
     assert_all(
         &second,
-        &["second.yaml:13 (document 2)", "\"mutualis.io/v1\""],
+        &["second.yaml:16 (document 2)", "\"mutualis.io/v1\""],
     );
     let twice = fails(
         "twice.yaml",
@@ -329,7 +330,7 @@ fn empty_input_and_unknown_kinds_are_refused() {
     assert_all(
         &twice,
         &[
-            "twice.yaml:13 (document 2)",
+            "twice.yaml:16 (document 2)",
             "Tenant \"minimal\" is defined twice",
             "twice.yaml:1 (document 1))",
         ],
@@ -348,7 +349,7 @@ fn a_bad_catalogue_is_reported_even_without_tenants() {
     assert_all(
         &err,
         &[
-            "cat.yaml:33:",
+            "cat.yaml:36:",
             "spec.images.database.tag",
             "\"latest\"",
             "is not a pinned version",
@@ -379,7 +380,7 @@ fn unknown_fields_are_refused_not_ignored() {
     assert_all(
         &err,
         &[
-            "typo.yaml:10:",
+            "typo.yaml:13:",
             "spec.deletionPolcy: unknown field",
             "allowed here:",
             "deletionPolicy",
@@ -392,7 +393,7 @@ fn unknown_fields_are_refused_not_ignored() {
     assert_all(
         &fails("nested.yaml", &nested),
         &[
-            "nested.yaml:29:",
+            "nested.yaml:32:",
             "spec.members[3].mayor: unknown field",
             "displayName, domain, name",
         ],

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::{assert_all, example, run};
 
-fn many_tenants(n: usize) -> String {
+pub fn many_tenants(n: usize) -> String {
     let mut yaml = example("catalog.yaml");
     for i in 0..n {
         let tier = ["250gb", "500gb", "1tb"][i % 3];

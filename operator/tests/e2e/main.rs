@@ -1,6 +1,7 @@
 //! End to end: the real `mutualis` binary reconciling against the development cluster, driven and
 //! read with the real `kubectl`, as the syndicate's operations team would (issue: the operator).
 
+mod day2;
 mod harness;
 mod lifecycle;
 mod replicas;
@@ -349,6 +350,48 @@ async fn the_readme_quick_start_ends_with_every_example_ready() {
         assert_eq!(row[4], "True", "{stdout}");
     }
     assert!(stdout.contains("kubectl get tenants"), "{stdout}");
+    // Progress on stderr, phase by phase, as it happens.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let phases: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("mutualis dev: "))
+        .collect();
+    let position = |wanted: &str| {
+        phases
+            .iter()
+            .position(|p| p.starts_with(wanted))
+            .unwrap_or_else(|| panic!("no phase {wanted:?} in:\n{stderr}"))
+    };
+    let order = [
+        position("development cluster up at http://127.0.0.1:"),
+        position("CRDs installed (servicecatalogs.mutualis.io, tenants.mutualis.io)"),
+        position("catalogue gironde-numerique applied"),
+        position("3 tenant(s) applied: coteaux-bordelais, saint-emilion, minimal"),
+        position("operator started; reconciling"),
+    ];
+    assert!(
+        order.is_sorted(),
+        "phases out of order: {order:?}\n{stderr}"
+    );
+    for name in ["coteaux-bordelais", "saint-emilion", "minimal"] {
+        let ready = position(&format!("{name}: Ready"));
+        assert!(ready > order[4], "{stderr}");
+        // Counts of ready services, if the tenant was seen on its way, come before Ready.
+        for (i, phase) in phases.iter().enumerate() {
+            if let Some(count) = phase
+                .strip_prefix(&format!("{name}: "))
+                .and_then(|p| p.strip_suffix(" services ready"))
+            {
+                let (n, of) = count.split_once('/').expect("k/n");
+                assert!(
+                    n.parse::<u32>().unwrap() < of.parse::<u32>().unwrap(),
+                    "{phase}"
+                );
+                assert_eq!(of, "5", "every service is on in the examples: {phase}");
+                assert!(i < ready, "{stderr}");
+            }
+        }
+    }
     assert!(
         kubeconfig.is_file(),
         "the kubeconfig for kubectl was written"
