@@ -12,8 +12,15 @@ use crate::plan::{DkimPublicKey, Object, Plan, PlanInputs, ZoneVersions};
 /// from its metadata cache (the key is public: it is published in DNS).
 pub const DKIM_PUBLIC_KEY_ANNOTATION: &str = "mutualis.io/dkim-rsa-public-key";
 
-pub(super) fn dkim_of(secret: &ChildMeta) -> Option<DkimPublicKey> {
-    let key = secret.annotations.get(DKIM_PUBLIC_KEY_ANNOTATION)?;
+fn dkim_of(secret: &ChildMeta) -> Option<DkimPublicKey> {
+    dkim_from_annotations(&secret.annotations)
+}
+
+/// The DKIM public key recorded on the DKIM Secret's annotations (also read by `mutualis diff`).
+pub fn dkim_from_annotations(
+    annotations: &std::collections::BTreeMap<String, String>,
+) -> Option<DkimPublicKey> {
+    let key = annotations.get(DKIM_PUBLIC_KEY_ANNOTATION)?;
     Some(DkimPublicKey {
         algorithm: "rsa".into(),
         public_key_base64: key.clone(),

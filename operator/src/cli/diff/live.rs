@@ -11,11 +11,11 @@ use super::report::{Report, describe};
 use crate::api::Tenant;
 use crate::plan::object::labels;
 use crate::plan::quantity::parse_bytes;
-use crate::plan::secrets::{DKIM_SECRET, DKIM_SELECTOR};
+use crate::plan::secrets::DKIM_SECRET;
 use crate::plan::zone::ZONE_VERSIONS_ANNOTATION;
-use crate::plan::{DkimPublicKey, Object, Plan, PlanInputs, ZoneVersions};
+use crate::plan::{Object, Plan, PlanInputs, ZoneVersions};
 use crate::reconcile::children::{ChildKind, Retention, TENANT_LABEL};
-use crate::reconcile::inputs::DKIM_PUBLIC_KEY_ANNOTATION;
+use crate::reconcile::inputs::dkim_from_annotations;
 
 pub fn dynamic_api(
     client: &Client,
@@ -63,19 +63,21 @@ pub async fn refuse_shrinks(
         Api::namespaced(client.clone(), &plan.namespace);
     let mut shrunk = Vec::new();
     for volume in &plan.storage.volumes {
-        let Some(live) = volumes.get_opt(&volume.pvc).await? else {
+        let Some(live) = volumes.get_opt(volume.pvc).await? else {
             continue;
         };
         let have = live
             .spec
             .and_then(|s| s.resources?.requests?.get("storage").map(|q| q.0.clone()));
         if let Some(have) = have
-            && let (Some(h), Some(w)) = (parse_bytes(&have), parse_bytes(&volume.quantity))
-            && w < h
+            && let Some(h) = parse_bytes(&have)
+            && volume.bytes < h
         {
             shrunk.push(format!(
                 "PersistentVolumeClaim {}/{} from {have} to {}",
-                plan.namespace, volume.pvc, volume.quantity
+                plan.namespace,
+                volume.pvc,
+                volume.quantity()
             ));
         }
     }
@@ -143,12 +145,7 @@ pub async fn observe(client: &Client, draft: &Plan) -> Result<PlanInputs, DiffEr
     let dkim = secrets
         .get_metadata_opt(DKIM_SECRET)
         .await?
-        .and_then(|s| s.annotations().get(DKIM_PUBLIC_KEY_ANNOTATION).cloned())
-        .map(|key| DkimPublicKey {
-            algorithm: "ed25519".into(),
-            public_key_base64: key,
-            selector: DKIM_SELECTOR.into(),
-        });
+        .and_then(|s| dkim_from_annotations(s.annotations()));
     let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
         Api::namespaced(client.clone(), ns);
     let mut previous_zones = ZoneVersions::default();
