@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 
 /// Annotation that keeps a Deployment or StatefulSet from ever becoming ready.
 pub const FAIL_ANNOTATION: &str = "devcluster.mutualis.io/fail";
-const LB_ADDRESS: &str = "172.18.255.200";
 
 /// Registry-time defaulting and checks (the apiserver's strategies, not controllers).
 pub fn admit(def: &ResourceDef, new: &mut Value, old: Option<&Value>) -> ApiResult<()> {
@@ -148,11 +147,21 @@ pub fn after_write(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key) {
         }
         ("apps", "deployments" | "statefulsets") => Some(workload_status(st, cfg, def, k, &obj)),
         ("", "services") if obj["spec"]["type"] == "LoadBalancer" => {
-            Some(json!({"loadBalancer": {"ingress": [{"ip": LB_ADDRESS, "ipMode": "VIP"}]}}))
+            let ip = crate::addresses::allocate(st, &cfg.load_balancer_pool, &k.ns, &k.name, &obj);
+            Some(match ip {
+                Some(ip) => {
+                    json!({"loadBalancer": {"ingress": [{"ip": ip.to_string(), "ipMode": "VIP"}]}})
+                }
+                None => json!({"loadBalancer": {}}),
+            })
         }
-        ("networking.k8s.io", "ingresses") => {
-            Some(json!({"loadBalancer": {"ingress": [{"ip": LB_ADDRESS}]}}))
+        // A Service that stops being a LoadBalancer gives its address back.
+        ("", "services") if !obj["status"]["loadBalancer"]["ingress"].is_null() => {
+            Some(json!({"loadBalancer": {}}))
         }
+        ("networking.k8s.io", "ingresses") => Some(
+            json!({"loadBalancer": {"ingress": [{"ip": cfg.ingress_address.to_string()}]}}),
+        ),
         _ => None,
     };
     let Some(status) = status else { return };

@@ -1,0 +1,511 @@
+//! ResourceQuota: what each object counts against a quota (upstream's evaluators in
+//! `pkg/quota/v1/evaluator/core`), admission of creates and updates (`CheckRequest` in the
+//! apiserver's resourcequota plugin, with its messages), and `status.hard`/`status.used`
+//! kept current as the quota controller would.
+//!
+//! Pods are counted from the pod templates of workloads, × their replicas (see `pod_shape`),
+//! after LimitRange defaults: the dev cluster has no pods, and this is what they would count.
+
+use super::limits::{ContainerDefaults, pod_as_admitted, pod_totals};
+use super::quantity::{QUANTITY_RULE, Quantity};
+use super::{PodShape, WORKLOADS, pod_shape};
+use crate::state::State;
+use crate::status::{ApiError, ApiResult, Cause, Target};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub type Usage = BTreeMap<String, Quantity>;
+
+pub const QUOTA_STORAGE: &str = "/resourcequotas";
+pub const LIMITRANGE_STORAGE: &str = "/limitranges";
+const ALIASES: &[&str] = &[
+    "configmaps",
+    "secrets",
+    "resourcequotas",
+    "replicationcontrollers",
+];
+/// Quotas on these make every container name its request or limit ("must specify").
+const VALIDATION: &[&str] = &[
+    "cpu",
+    "limits.cpu",
+    "limits.memory",
+    "memory",
+    "requests.cpu",
+    "requests.memory",
+];
+
+/// `count/deployments.apps`, `count/configmaps`.
+pub fn count_key(storage: &str) -> String {
+    match storage.split_once('/') {
+        Some(("", plural)) => format!("count/{plural}"),
+        Some((group, plural)) => format!("count/{plural}.{group}"),
+        None => format!("count/{storage}"),
+    }
+}
+
+fn is_compute(key: &str) -> bool {
+    matches!(key, "pods" | "cpu" | "memory" | "ephemeral-storage" | "count/pods")
+        || key.starts_with("limits.")
+        || key.starts_with("hugepages-")
+        || (key.starts_with("requests.") && key != "requests.storage")
+}
+
+/// Whether objects of `storage` count towards the quota resource `key`.
+pub fn tracks(storage: &str, key: &str) -> bool {
+    if key == count_key(storage) {
+        return true;
+    }
+    match storage {
+        "/services" => matches!(key, "services" | "services.loadbalancers" | "services.nodeports"),
+        "/persistentvolumeclaims" => {
+            matches!(key, "persistentvolumeclaims" | "requests.storage")
+                || key.ends_with(".storageclass.storage.k8s.io/requests.storage")
+                || key.ends_with(".storageclass.storage.k8s.io/persistentvolumeclaims")
+        }
+        s if WORKLOADS.contains(&s) && is_compute(key) => true,
+        s => s
+            .strip_prefix('/')
+            .is_some_and(|p| ALIASES.contains(&p) && p == key),
+    }
+}
+
+/// Storages whose objects a quota resource counts.
+fn storages_for(key: &str) -> Vec<String> {
+    let mut out: Vec<String> = ["/services", "/persistentvolumeclaims"]
+        .into_iter()
+        .chain(WORKLOADS.iter().copied())
+        .filter(|s| tracks(s, key))
+        .map(String::from)
+        .collect();
+    if let Some(alias) = ALIASES.iter().find(|a| **a == key) {
+        out.push(format!("/{alias}"));
+    }
+    if let Some(rest) = key.strip_prefix("count/") {
+        let s = match rest.split_once('.') {
+            Some((plural, group)) => format!("{group}/{plural}"),
+            None => format!("/{rest}"),
+        };
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+fn known(key: &str) -> bool {
+    key.starts_with("count/") || !storages_for(key).is_empty()
+}
+
+fn one() -> Quantity {
+    Quantity::from_int(1)
+}
+
+/// What one stored object counts (all resources it touches, zeros included).
+pub fn usage(storage: &str, obj: &Value, defaults: &ContainerDefaults) -> Usage {
+    let mut u = Usage::new();
+    u.insert(count_key(storage), one());
+    let spec = &obj["spec"];
+    match storage {
+        "/services" => {
+            u.insert("services".into(), one());
+            let ports = spec["ports"].as_array().map_or(0, Vec::len) as i64;
+            let (lb, node_ports) = match spec["type"].as_str() {
+                Some("NodePort") => (0, ports),
+                Some("LoadBalancer") if spec["allocateLoadBalancerNodePorts"] == false => {
+                    // Only ports with an explicit nodePort still take one.
+                    let explicit = spec["ports"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|p| p["nodePort"].as_i64().is_some_and(|n| n != 0))
+                        .count() as i64;
+                    (1, explicit)
+                }
+                Some("LoadBalancer") => (1, ports),
+                _ => (0, 0),
+            };
+            u.insert("services.loadbalancers".into(), Quantity::from_int(lb));
+            u.insert("services.nodeports".into(), Quantity::from_int(node_ports));
+        }
+        "/persistentvolumeclaims" => {
+            u.insert("persistentvolumeclaims".into(), one());
+            let storage = Quantity::from_json(&spec["resources"]["requests"]["storage"]);
+            if let Some(q) = storage {
+                u.insert("requests.storage".into(), q);
+            }
+            if let Some(class) = spec["storageClassName"].as_str().filter(|c| !c.is_empty()) {
+                let prefix = format!("{class}.storageclass.storage.k8s.io/");
+                u.insert(format!("{prefix}persistentvolumeclaims"), one());
+                if let Some(q) = storage {
+                    u.insert(format!("{prefix}requests.storage"), q);
+                }
+            }
+        }
+        s => {
+            if let Some(alias) = s.strip_prefix('/').filter(|p| ALIASES.contains(p)) {
+                u.insert(alias.to_string(), one());
+            }
+            if let Some(shape) = pod_shape(s, obj) {
+                let admitted = pod_as_admitted(&shape.spec, defaults);
+                for (k, q) in pod_usage(&admitted) {
+                    let total = q.times(shape.pods);
+                    let prev = u.get(&k).copied().unwrap_or_else(Quantity::zero);
+                    if k == "count/pods" && s == "/pods" {
+                        continue; // a bare Pod is one object whatever its phase
+                    }
+                    u.insert(k, prev.add(total));
+                }
+            }
+        }
+    }
+    u
+}
+
+/// One pod's compute usage (`PodUsageFunc` and `podComputeUsageHelper`).
+fn pod_usage(spec: &Value) -> Usage {
+    let mut u = Usage::new();
+    u.insert("pods".into(), one());
+    u.insert("count/pods".into(), one());
+    for (k, q) in pod_totals(spec, "requests") {
+        match k.as_str() {
+            "cpu" | "memory" | "ephemeral-storage" => {
+                u.insert(k.clone(), q);
+                u.insert(format!("requests.{k}"), q);
+            }
+            h if h.starts_with("hugepages-") => {
+                u.insert(h.to_string(), q);
+                u.insert(format!("requests.{h}"), q);
+            }
+            e if e.contains('/') => {
+                u.insert(format!("requests.{e}"), q);
+            }
+            _ => {}
+        }
+    }
+    for (k, q) in pod_totals(spec, "limits") {
+        if matches!(k.as_str(), "cpu" | "memory" | "ephemeral-storage") {
+            u.insert(format!("limits.{k}"), q);
+        }
+    }
+    u
+}
+
+/// A quota's `spec.hard`, parsed; entries that do not parse are left out (they are refused
+/// when the quota is written).
+pub fn hard(quota: &Value) -> BTreeMap<String, Quantity> {
+    quota["spec"]["hard"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), Quantity::from_json(v)?)))
+        .collect()
+}
+
+/// A quota's `spec.hard` values must be quantities (422 naming the field, as upstream).
+pub fn validate(quota: &Value, name: &str) -> ApiResult<()> {
+    let causes: Vec<Cause> = quota["spec"]["hard"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, v)| Quantity::from_json(v).is_none_or(|q| q.is_negative()))
+        .map(|(k, v)| {
+            let shown = v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+            let rule = if Quantity::from_json(v).is_some() {
+                "must be greater than or equal to 0"
+            } else {
+                QUANTITY_RULE
+            };
+            Cause::new(
+                "FieldValueInvalid",
+                format!("spec.hard[{k}]"),
+                format!("Invalid value: {shown:?}: {rule}"),
+            )
+        })
+        .collect();
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid("ResourceQuota", "", name, causes))
+    }
+}
+
+/// A scoped quota only matches pods, and only those its scopes select.
+fn matches_scopes(quota: &Value, pod: Option<&Value>) -> bool {
+    let mut sels: Vec<(String, String, Vec<String>)> = quota["spec"]["scopes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| Some((s.as_str()?.to_string(), "Exists".into(), vec![])))
+        .collect();
+    for e in quota["spec"]["scopeSelector"]["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let values = e["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect();
+        let field = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+        sels.push((field("scopeName"), field("operator"), values));
+    }
+    if sels.is_empty() {
+        return true;
+    }
+    let Some(spec) = pod else { return false };
+    sels.iter().all(|(scope, op, values)| scope_matches(spec, scope, op, values))
+}
+
+fn scope_matches(spec: &Value, scope: &str, op: &str, values: &[String]) -> bool {
+    let terminating = spec["activeDeadlineSeconds"].as_i64().is_some_and(|s| s >= 0);
+    let best_effort = ["containers", "initContainers"].iter().all(|l| {
+        spec[*l].as_array().into_iter().flatten().all(|c| {
+            ["requests", "limits"].iter().all(|f| {
+                let m = &c["resources"][*f];
+                m["cpu"].is_null() && m["memory"].is_null()
+            })
+        })
+    });
+    match scope {
+        "Terminating" => terminating,
+        "NotTerminating" => !terminating,
+        "BestEffort" => best_effort,
+        "NotBestEffort" => !best_effort,
+        "PriorityClass" => {
+            let pc = spec["priorityClassName"].as_str().unwrap_or_default();
+            match op {
+                "Exists" => !pc.is_empty(),
+                "DoesNotExist" => pc.is_empty(),
+                "In" => !pc.is_empty() && values.iter().any(|v| v == pc),
+                "NotIn" => pc.is_empty() || values.iter().all(|v| v != pc),
+                _ => false,
+            }
+        }
+        "CrossNamespacePodAffinity" => ["podAffinity", "podAntiAffinity"].iter().any(|a| {
+            let terms = &spec["affinity"][*a];
+            let req = terms["requiredDuringSchedulingIgnoredDuringExecution"].as_array();
+            let pref = terms["preferredDuringSchedulingIgnoredDuringExecution"].as_array();
+            req.into_iter().flatten().any(cross_ns)
+                || pref
+                    .into_iter()
+                    .flatten()
+                    .any(|w| cross_ns(&w["podAffinityTerm"]))
+        }),
+        _ => false,
+    }
+}
+
+fn cross_ns(term: &Value) -> bool {
+    term["namespaces"].as_array().is_some_and(|a| !a.is_empty())
+        || !term["namespaceSelector"].is_null()
+}
+
+fn admitted_spec(shape: &Option<PodShape>, defaults: &ContainerDefaults) -> Option<Value> {
+    shape
+        .as_ref()
+        .map(|s| pod_as_admitted(&s.spec, defaults))
+}
+
+/// Current usage of one quota, from the objects of the namespace.
+fn used(st: &State, ns: &str, quota: &Value, defaults: &ContainerDefaults) -> Usage {
+    let hard = hard(quota);
+    let mut out: Usage = hard
+        .keys()
+        .filter(|k| known(k))
+        .map(|k| (k.clone(), Quantity::zero()))
+        .collect();
+    let storages: BTreeSet<String> = hard.keys().flat_map(|k| storages_for(k)).collect();
+    for storage in storages {
+        for (_, s) in st.store.list(&storage, Some(ns), None) {
+            let obj = s.value();
+            let shape = pod_shape(&storage, &obj);
+            if !matches_scopes(quota, admitted_spec(&shape, defaults).as_ref()) {
+                continue;
+            }
+            for (k, q) in usage(&storage, &obj, defaults) {
+                if let Some(have) = out.get_mut(&k) {
+                    *have = have.add(q);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn objects(st: &State, storage: &str, ns: &str) -> Vec<(String, Value)> {
+    st.store
+        .list(storage, Some(ns), None)
+        .map(|((_, name), s)| (name.clone(), s.value()))
+        .collect()
+}
+
+pub fn defaults_of(st: &State, ns: &str, enabled: bool) -> ContainerDefaults {
+    if !enabled {
+        return ContainerDefaults::default();
+    }
+    let ranges: Vec<Value> = objects(st, LIMITRANGE_STORAGE, ns)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    ContainerDefaults::from_limit_ranges(&ranges)
+}
+
+/// The status the quota controller would write.
+pub fn status(st: &State, ns: &str, quota: &Value, defaults: &ContainerDefaults) -> Value {
+    let hard: Map<String, Value> = hard(quota)
+        .into_iter()
+        .map(|(k, q)| (k, Value::from(q.to_string())))
+        .collect();
+    let used: Map<String, Value> = used(st, ns, quota, defaults)
+        .into_iter()
+        .map(|(k, q)| (k, Value::from(q.to_string())))
+        .collect();
+    json!({"hard": hard, "used": used})
+}
+
+fn pretty(u: &Usage) -> String {
+    u.iter()
+        .map(|(k, q)| format!("{k}={q}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `must specify limits.cpu for: app; requests.cpu for: app,init` (containers without it).
+fn constraints(required: &BTreeSet<&str>, spec: &Value) -> Option<String> {
+    let mut missing: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for c in ["containers", "initContainers"]
+        .iter()
+        .flat_map(|l| spec[*l].as_array().into_iter().flatten())
+    {
+        let res = &c["resources"];
+        let has = |k: &str| match k.split_once('.') {
+            Some(("requests", r)) => !res["requests"][r].is_null(),
+            Some(("limits", r)) => !res["limits"][r].is_null(),
+            _ => !res["requests"][k].is_null(),
+        };
+        for r in required.iter().filter(|r| !has(r)) {
+            let name = c["name"].as_str().unwrap_or_default().to_string();
+            missing.entry(r).or_default().insert(name);
+        }
+    }
+    (!missing.is_empty()).then(|| {
+        let parts: Vec<String> = missing
+            .iter()
+            .map(|(r, names)| {
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                format!("{r} for: {}", names.join(","))
+            })
+            .collect();
+        format!("must specify {}", parts.join("; "))
+    })
+}
+
+/// Admission of a create (`old` = None) or update in a namespace with quotas.
+pub fn admit(
+    st: &State,
+    defaults: &ContainerDefaults,
+    storage: &str,
+    target: Target,
+    ns: &str,
+    new: &Value,
+    old: Option<&Value>,
+) -> ApiResult<()> {
+    let quotas = objects(st, QUOTA_STORAGE, ns);
+    if quotas.is_empty() {
+        return Ok(());
+    }
+    let changes_usage = storage == "/services"
+        || storage == "/persistentvolumeclaims"
+        || WORKLOADS.contains(&storage);
+    // Object counts change on create only (upstream's generic evaluator handles creates).
+    if old.is_some() && !changes_usage {
+        return Ok(());
+    }
+    let shape = pod_shape(storage, new);
+    let admitted = admitted_spec(&shape, defaults);
+    let old_shape = old.and_then(|o| pod_shape(storage, o));
+    if let (Some(a), Some(b)) = (&shape, &old_shape)
+        && a.spec == b.spec
+        && a.pods == b.pods
+    {
+        return Ok(()); // the pods it stands for are unchanged
+    }
+    let mut interesting = Vec::new();
+    for (qname, q) in &quotas {
+        let hard = hard(q);
+        let matching: BTreeSet<&str> = hard
+            .keys()
+            .map(String::as_str)
+            .filter(|k| tracks(storage, k))
+            .collect();
+        if matching.is_empty() || !matches_scopes(q, admitted.as_ref()) {
+            continue;
+        }
+        if let (Some(spec), Some(s)) = (&admitted, &shape)
+            && s.pods > 0
+        {
+            let required: BTreeSet<&str> = matching
+                .iter()
+                .copied()
+                .filter(|k| VALIDATION.contains(k))
+                .collect();
+            if let Some(why) = constraints(&required, spec) {
+                return Err(ApiError::forbidden(
+                    target,
+                    &format!("failed quota: {qname}: {why}"),
+                ));
+            }
+        }
+        interesting.push((qname, q, hard));
+    }
+    let input = usage(storage, new, defaults);
+    let prev = old.map(|o| usage(storage, o, defaults));
+    let mut delta: Usage = input
+        .iter()
+        .map(|(k, q)| {
+            let before = prev.as_ref().and_then(|p| p.get(k).copied());
+            (k.clone(), before.map_or(*q, |b| q.sub_floor(b)))
+        })
+        .collect();
+    delta.retain(|_, q| !q.is_zero());
+    for (qname, q, hard) in interesting {
+        let requested: Usage = delta
+            .iter()
+            .filter(|(k, _)| hard.contains_key(*k))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        if requested.is_empty() {
+            continue;
+        }
+        let used = used(st, ns, q, defaults);
+        let exceeded: Vec<&String> = requested
+            .iter()
+            .filter(|(k, r)| {
+                let now = used.get(*k).copied().unwrap_or_else(Quantity::zero);
+                now.add(**r) > hard[*k]
+            })
+            .map(|(k, _)| k)
+            .collect();
+        if exceeded.is_empty() {
+            continue;
+        }
+        let mask = |u: &Usage| -> Usage {
+            exceeded
+                .iter()
+                .map(|k| (k.to_string(), u.get(*k).copied().unwrap_or_else(Quantity::zero)))
+                .collect()
+        };
+        return Err(ApiError::forbidden(
+            target,
+            &format!(
+                "exceeded quota: {qname}, requested: {}, used: {}, limited: {}",
+                pretty(&mask(&requested)),
+                pretty(&mask(&used)),
+                pretty(&mask(&hard))
+            ),
+        ));
+    }
+    Ok(())
+}
