@@ -18,7 +18,9 @@ pub struct Ipv4Pool {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid load-balancer address pool {value:?}: {why} (expected an IPv4 CIDR such as 198.51.100.0/24, prefix 8 to 32)")]
+#[error(
+    "invalid load-balancer address pool {value:?}: {why} (expected an IPv4 CIDR such as 198.51.100.0/24, prefix 8 to 32)"
+)]
 pub struct PoolError {
     value: String,
     why: &'static str,
@@ -45,7 +47,11 @@ impl Ipv4Pool {
     /// prefixes up to /30), in order.
     pub fn addresses(&self) -> impl Iterator<Item = Ipv4Addr> {
         let size = 1u64 << (32 - self.prefix);
-        let (first, last) = if size >= 4 { (1, size - 2) } else { (0, size - 1) };
+        let (first, last) = if size >= 4 {
+            (1, size - 2)
+        } else {
+            (0, size - 1)
+        };
         let base = u64::from(self.network);
         (first..=last).map(move |i| Ipv4Addr::from((base + i) as u32))
     }
@@ -105,7 +111,13 @@ fn lb_ip(svc: &Value) -> Option<Ipv4Addr> {
 /// The address of a LoadBalancer Service: the one it already has, else the one it asks for in
 /// `spec.loadBalancerIP` when free, else the lowest free address; `None` when the pool is used
 /// up (the Service stays pending, as on a cloud without capacity).
-pub fn allocate(st: &State, pool: &Ipv4Pool, ns: &str, name: &str, svc: &Value) -> Option<Ipv4Addr> {
+pub fn allocate(
+    st: &State,
+    pool: &Ipv4Pool,
+    ns: &str,
+    name: &str,
+    svc: &Value,
+) -> Option<Ipv4Addr> {
     let mut taken = BTreeSet::new();
     for ((ons, oname), s) in st.store.list("/services", None, None) {
         if (ons.as_str(), oname.as_str()) == (ns, name) {
@@ -145,7 +157,8 @@ mod tests {
         );
         let e = "198.51.100.7/24".parse::<Ipv4Pool>().unwrap_err();
         assert!(
-            e.to_string().contains("\"198.51.100.7/24\": the address has host bits set"),
+            e.to_string()
+                .contains("\"198.51.100.7/24\": the address has host bits set"),
             "{e}"
         );
         assert!("10.0.0.0".parse::<Ipv4Pool>().is_err());

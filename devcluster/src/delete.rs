@@ -208,6 +208,9 @@ pub fn remove_now(st: &mut State, cfg: &Config, k: &Key, mut last: Value) -> Arc
     }
     st.pending.remove(k);
     crate::admission::after_change(st, cfg, k);
+    if &*k.storage == "/services" {
+        crate::simulate::assign_pending(st, cfg);
+    }
     collect_garbage(st, cfg, &uid);
     settle(st, cfg);
     stored

@@ -159,18 +159,41 @@ pub fn after_write(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key) {
         ("", "services") if !obj["status"]["loadBalancer"]["ingress"].is_null() => {
             Some(json!({"loadBalancer": {}}))
         }
-        ("networking.k8s.io", "ingresses") => Some(
-            json!({"loadBalancer": {"ingress": [{"ip": cfg.ingress_address.to_string()}]}}),
-        ),
+        ("networking.k8s.io", "ingresses") => {
+            Some(json!({"loadBalancer": {"ingress": [{"ip": cfg.ingress_address.to_string()}]}}))
+        }
         _ => None,
     };
     let Some(status) = status else { return };
     if obj["status"] == status {
         return;
     }
+    let released = def.plural == "services" && status["loadBalancer"]["ingress"].is_null();
     let mut next = obj;
     next["status"] = status;
     st.store.put(k, next, EventType::Modified);
+    if released {
+        assign_pending(st, cfg);
+    }
+}
+
+/// An address came free: LoadBalancer Services still waiting for one get it, oldest name first.
+pub fn assign_pending(st: &mut State, cfg: &Config) {
+    let Some(def) = st.def("", "v1", "services") else {
+        return;
+    };
+    let waiting: Vec<Key> = st
+        .store
+        .list("/services", None, None)
+        .filter(|(_, s)| {
+            let v = s.value();
+            v["spec"]["type"] == "LoadBalancer" && v["status"]["loadBalancer"]["ingress"].is_null()
+        })
+        .map(|((ns, name), _)| crate::state::key(&def, ns, name))
+        .collect();
+    for k in waiting {
+        after_write(st, cfg, &def, &k);
+    }
 }
 
 fn workload_status(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key, obj: &Value) -> Value {

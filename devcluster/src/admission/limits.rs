@@ -169,7 +169,10 @@ mod tests {
         ]});
         let out = pod_as_admitted(&spec, &d);
         assert_eq!(out["containers"][0]["resources"]["requests"]["cpu"], "50m");
-        assert_eq!(out["containers"][0]["resources"]["limits"]["memory"], "512Mi");
+        assert_eq!(
+            out["containers"][0]["resources"]["limits"]["memory"],
+            "512Mi"
+        );
         // A limit without a request: the request is the limit, not the LimitRange default.
         assert_eq!(out["containers"][1]["resources"]["requests"]["cpu"], "2");
         let req = pod_totals(&out, "requests");

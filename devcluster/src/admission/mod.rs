@@ -45,16 +45,20 @@ pub fn pod_shape(storage: &str, obj: &Value) -> Option<PodShape> {
     let spec = &obj["spec"];
     let (template, pods) = match storage {
         "/pods" => {
-            let done = matches!(obj["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+            let done = matches!(
+                obj["status"]["phase"].as_str(),
+                Some("Succeeded" | "Failed")
+            );
             return Some(PodShape {
                 meta: obj["metadata"].clone(),
                 spec: spec.clone(),
                 pods: u64::from(!done),
             });
         }
-        "apps/deployments" | "apps/statefulsets" | "apps/replicasets" | "/replicationcontrollers" => {
-            (&spec["template"], spec["replicas"].as_u64().unwrap_or(1))
-        }
+        "apps/deployments"
+        | "apps/statefulsets"
+        | "apps/replicasets"
+        | "/replicationcontrollers" => (&spec["template"], spec["replicas"].as_u64().unwrap_or(1)),
         "apps/daemonsets" => (&spec["template"], 1),
         "batch/jobs" => (&spec["template"], spec["parallelism"].as_u64().unwrap_or(1)),
         "batch/cronjobs" => {

@@ -193,7 +193,10 @@ mod tests {
         assert_eq!(p.warn.label(), "baseline:latest");
         let (p, errs) = policy(&labels(&[("enforce", "strict"), ("warn-version", "1.30")]));
         assert_eq!(p.enforce.level, Level::Restricted, "fails closed");
-        let msgs: Vec<String> = errs.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
+        let msgs: Vec<String> = errs
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
         assert_eq!(
             msgs,
             [
@@ -207,8 +210,19 @@ mod tests {
     fn restricted_warning_lists_checks_in_upstream_order() {
         let spec = json!({"containers": [{"name": "web", "image": "nginx",
             "ports": [{"containerPort": 80, "hostPort": 8080}]}]});
-        let t = Target { group: "apps", resource: "deployments", name: "web" };
-        let v = admit(&labels(&[("warn", "restricted")]), t, &json!({}), &spec, false).unwrap();
+        let t = Target {
+            group: "apps",
+            resource: "deployments",
+            name: "web",
+        };
+        let v = admit(
+            &labels(&[("warn", "restricted")]),
+            t,
+            &json!({}),
+            &spec,
+            false,
+        )
+        .unwrap();
         assert_eq!(
             v.warnings,
             [concat!(
@@ -227,10 +241,20 @@ mod tests {
             {"name": "a", "securityContext": {"privileged": true, "capabilities": {"add": ["NET_ADMIN", "CHOWN"]}}},
             {"name": "b", "securityContext": {"seccompProfile": {"type": "Unconfined"}}}],
             "volumes": [{"name": "host", "hostPath": {"path": "/"}}]});
-        let t = Target { group: "apps", resource: "deployments", name: "web" };
-        let e = admit(&labels(&[("enforce", "baseline")]), t, &json!({}), &spec, true)
-            .err()
-            .unwrap();
+        let t = Target {
+            group: "apps",
+            resource: "deployments",
+            name: "web",
+        };
+        let e = admit(
+            &labels(&[("enforce", "baseline")]),
+            t,
+            &json!({}),
+            &spec,
+            true,
+        )
+        .err()
+        .unwrap();
         assert_eq!((e.code, e.reason), (403, "Forbidden"));
         assert_eq!(
             e.message,

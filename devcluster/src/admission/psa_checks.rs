@@ -142,7 +142,10 @@ pub(super) fn windows(spec: &Value) -> bool {
 fn privileged(_: &Value, spec: &Value) -> Option<Failure> {
     let bad = bad_containers(spec, |c| c["securityContext"]["privileged"] == true);
     (!bad.is_empty()).then(|| {
-        let d = format!("{} must not set securityContext.privileged=true", named(&bad));
+        let d = format!(
+            "{} must not set securityContext.privileged=true",
+            named(&bad)
+        );
         ("privileged", d)
     })
 }

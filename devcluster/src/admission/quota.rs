@@ -44,8 +44,10 @@ pub fn count_key(storage: &str) -> String {
 }
 
 fn is_compute(key: &str) -> bool {
-    matches!(key, "pods" | "cpu" | "memory" | "ephemeral-storage" | "count/pods")
-        || key.starts_with("limits.")
+    matches!(
+        key,
+        "pods" | "cpu" | "memory" | "ephemeral-storage" | "count/pods"
+    ) || key.starts_with("limits.")
         || key.starts_with("hugepages-")
         || (key.starts_with("requests.") && key != "requests.storage")
 }
@@ -56,7 +58,10 @@ pub fn tracks(storage: &str, key: &str) -> bool {
         return true;
     }
     match storage {
-        "/services" => matches!(key, "services" | "services.loadbalancers" | "services.nodeports"),
+        "/services" => matches!(
+            key,
+            "services" | "services.loadbalancers" | "services.nodeports"
+        ),
         "/persistentvolumeclaims" => {
             matches!(key, "persistentvolumeclaims" | "requests.storage")
                 || key.ends_with(".storageclass.storage.k8s.io/requests.storage")
@@ -209,7 +214,10 @@ pub fn validate(quota: &Value, name: &str) -> ApiResult<()> {
         .flatten()
         .filter(|(_, v)| Quantity::from_json(v).is_none_or(|q| q.is_negative()))
         .map(|(k, v)| {
-            let shown = v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+            let shown = v
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| v.to_string());
             let rule = if Quantity::from_json(v).is_some() {
                 "must be greater than or equal to 0"
             } else {
@@ -255,11 +263,14 @@ fn matches_scopes(quota: &Value, pod: Option<&Value>) -> bool {
         return true;
     }
     let Some(spec) = pod else { return false };
-    sels.iter().all(|(scope, op, values)| scope_matches(spec, scope, op, values))
+    sels.iter()
+        .all(|(scope, op, values)| scope_matches(spec, scope, op, values))
 }
 
 fn scope_matches(spec: &Value, scope: &str, op: &str, values: &[String]) -> bool {
-    let terminating = spec["activeDeadlineSeconds"].as_i64().is_some_and(|s| s >= 0);
+    let terminating = spec["activeDeadlineSeconds"]
+        .as_i64()
+        .is_some_and(|s| s >= 0);
     let best_effort = ["containers", "initContainers"].iter().all(|l| {
         spec[*l].as_array().into_iter().flatten().all(|c| {
             ["requests", "limits"].iter().all(|f| {
@@ -303,9 +314,7 @@ fn cross_ns(term: &Value) -> bool {
 }
 
 fn admitted_spec(shape: &Option<PodShape>, defaults: &ContainerDefaults) -> Option<Value> {
-    shape
-        .as_ref()
-        .map(|s| pod_as_admitted(&s.spec, defaults))
+    shape.as_ref().map(|s| pod_as_admitted(&s.spec, defaults))
 }
 
 /// Current usage of one quota, from the objects of the namespace.
@@ -494,7 +503,12 @@ pub fn admit(
         let mask = |u: &Usage| -> Usage {
             exceeded
                 .iter()
-                .map(|k| (k.to_string(), u.get(*k).copied().unwrap_or_else(Quantity::zero)))
+                .map(|k| {
+                    (
+                        k.to_string(),
+                        u.get(*k).copied().unwrap_or_else(Quantity::zero),
+                    )
+                })
                 .collect()
         };
         return Err(ApiError::forbidden(
