@@ -8,10 +8,12 @@
 
 pub mod limits;
 pub mod podsecurity;
+mod psa_baseline;
 mod psa_checks;
 mod psa_restricted;
 pub mod quantity;
 pub mod quota;
+pub mod usage;
 
 use crate::Config;
 use crate::resources::ResourceDef;
@@ -149,7 +151,7 @@ pub fn after_change(st: &mut State, cfg: &Config, k: &Key) {
     }
     let defaults = quota::defaults_of(st, &k.ns, cfg.limit_range_defaults);
     for (name, q) in quotas {
-        let counts = every || quota::hard(&q).keys().any(|h| quota::tracks(storage, h));
+        let counts = every || quota::hard(&q).keys().any(|h| usage::tracks(storage, h));
         if !counts {
             continue;
         }
