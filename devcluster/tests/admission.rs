@@ -1,5 +1,5 @@
 //! Admission through the real kubectl: ResourceQuota refusals and status, LimitRange defaults,
-//! Pod Security warnings and strict refusals, one load-balancer address per Service.
+//! Pod Security warnings and strict refusals, and the switches that turn them off.
 
 mod common;
 
@@ -344,49 +344,28 @@ async fn strict_pod_security_refuses_violating_workloads() {
     assert!(!o.stderr.contains("Warning"), "{}", o.stderr);
 }
 
-fn svc(name: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  type: LoadBalancer\n  ports: [{{port: 443}}]\n"
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_load_balancer_gets_its_own_address() {
+async fn switched_off_admission_admits_everything() {
     let env = start(Config {
-        load_balancer_pool: "192.0.2.0/30".parse().unwrap(),
+        resource_quota: false,
+        pod_security: false,
         ..Config::default()
     })
     .await;
-    let ip_of = async |name: &str| {
-        jsonpath(
-            &env,
-            &["get", "svc", name],
-            "{.status.loadBalancer.ingress[0].ip}",
-        )
-        .await
-    };
-    env.apply(&svc("a")).await;
-    env.apply(&svc("b")).await;
-    let (a, b) = (ip_of("a").await, ip_of("b").await);
-    assert_eq!((a.as_str(), b.as_str()), ("192.0.2.1", "192.0.2.2"));
-    // Re-applying keeps the address.
-    env.apply(&svc("a")).await;
-    assert_eq!(ip_of("a").await, a);
-    // The pool of two is used up: the third waits, as on a cloud without capacity.
-    env.apply(&svc("c")).await;
-    assert_eq!(ip_of("c").await, "");
-    // Once one goes, the waiting one gets its address; live ones never collide.
-    env.ok(&["delete", "svc", "a"]).await;
-    assert_eq!(ip_of("c").await, "192.0.2.1");
-    assert_eq!(ip_of("b").await, b);
-
-    let ing = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web}\nspec:\n  defaultBackend: {service: {name: b, port: {number: 443}}}\n";
-    env.apply(ing).await;
-    let ip = jsonpath(
-        &env,
-        &["get", "ingress", "web"],
-        "{.status.loadBalancer.ingress[0].ip}",
-    )
+    env.apply(TENANT).await;
+    env.apply(&lb_service("mail", None)).await;
+    env.apply(&ns(
+        "open",
+        "pod-security.kubernetes.io/enforce: restricted",
+    ))
     .await;
-    assert_eq!(ip, "203.0.113.10");
+    let pod = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: open}}\nspec:\n  containers:\n  - {PRIVILEGED}\n"
+    );
+    let o = apply_out(&env, &pod).await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!o.stderr.contains("Warning"), "{}", o.stderr);
+    // No quota controller either: the status stays empty.
+    let q = ["get", "quota", "tenant-quota", "-n", "tenant"];
+    assert_eq!(jsonpath(&env, &q, "{.status}").await, "");
 }
