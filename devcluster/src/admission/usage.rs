@@ -177,3 +177,88 @@ fn pod_usage(spec: &Value) -> Usage {
     }
     u
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn get(u: &Usage, k: &str) -> String {
+        u.get(k).map(|q| q.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn services_count_node_ports_as_upstream() {
+        let none = ContainerDefaults::default();
+        let two = json!([{"port": 25}, {"port": 993, "nodePort": 30993}]);
+        let svc = |spec: Value| json!({"spec": spec});
+        let np = usage(
+            "/services",
+            &svc(json!({"type": "NodePort", "ports": two})),
+            &none,
+        );
+        assert_eq!(
+            (
+                get(&np, "services.nodeports"),
+                get(&np, "services.loadbalancers")
+            ),
+            ("2".into(), "0".into())
+        );
+        let lb = usage(
+            "/services",
+            &svc(json!({"type": "LoadBalancer", "ports": two})),
+            &none,
+        );
+        assert_eq!(get(&lb, "services.nodeports"), "2");
+        let lb =
+            json!({"type": "LoadBalancer", "allocateLoadBalancerNodePorts": false, "ports": two});
+        let lb = usage("/services", &svc(lb), &none);
+        // Only the explicit nodePort still takes one.
+        assert_eq!(
+            (
+                get(&lb, "services.nodeports"),
+                get(&lb, "services.loadbalancers")
+            ),
+            ("1".into(), "1".into())
+        );
+        assert_eq!(get(&lb, "count/services"), "1");
+    }
+
+    #[test]
+    fn workloads_count_their_pods() {
+        let none = ContainerDefaults::default();
+        let pod = json!({"spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}}]}});
+        let cron = json!({"spec": {"jobTemplate": {"spec": {"parallelism": 3, "template": pod}}}});
+        let u = usage("batch/cronjobs", &cron, &none);
+        assert_eq!(get(&u, "requests.cpu"), "750m");
+        assert_eq!(get(&u, "limits.memory"), "6Gi");
+        assert_eq!(
+            (
+                get(&u, "pods"),
+                get(&u, "count/pods"),
+                get(&u, "count/cronjobs.batch")
+            ),
+            ("3".into(), "3".into(), "1".into())
+        );
+        let idle = json!({"spec": {"replicas": 0, "template": pod}});
+        let u = usage("apps/deployments", &idle, &none);
+        assert_eq!(
+            (get(&u, "requests.cpu"), get(&u, "count/deployments.apps")),
+            ("0".into(), "1".into())
+        );
+        let done = json!({"spec": pod["spec"], "status": {"phase": "Succeeded"}});
+        let u = usage("/pods", &done, &none);
+        assert_eq!(
+            (get(&u, "pods"), get(&u, "count/pods")),
+            ("0".into(), "1".into())
+        );
+        let claim = json!({"spec": {"storageClassName": "fast", "resources": {"requests": {"storage": "250Gi"}}}});
+        let u = usage("/persistentvolumeclaims", &claim, &none);
+        assert_eq!(
+            get(&u, "fast.storageclass.storage.k8s.io/requests.storage"),
+            "250Gi"
+        );
+        assert!(tracks("example.io/tenants", "count/tenants.example.io"));
+        assert!(!tracks("/configmaps", "count/secrets"));
+    }
+}
