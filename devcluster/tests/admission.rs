@@ -21,6 +21,7 @@ spec:
     requests.storage: 10Gi
     persistentvolumeclaims: "3"
     count/deployments.apps: "1"
+    count/configmaps: "2"
 "#;
 
 fn lb_service(name: &str, allocate_node_ports: Option<bool>) -> String {
@@ -148,6 +149,19 @@ async fn quota_refuses_with_upstream_messages_and_reports_usage() {
             .eq(["count/deployments.apps", "1", "1"]),
         "{out}"
     );
+    // Plain object counts, through the protobuf that `kubectl create configmap` sends.
+    for cm in ["a", "b"] {
+        env.ok(&["create", "configmap", cm, "-n", "tenant"]).await;
+    }
+    let o = env
+        .kubectl(&["create", "configmap", "c", "-n", "tenant"], None)
+        .await;
+    assert!(
+        o.stderr.contains("configmaps \"c\" is forbidden: exceeded quota: tenant-quota, requested: count/configmaps=1, used: count/configmaps=2, limited: count/configmaps=2"),
+        "{}",
+        o.stderr
+    );
+
     let out = env.ok(&["get", "quota", "-n", "tenant"]).await;
     let mut lines = out.lines();
     let head = lines.next().unwrap_or_default();
@@ -157,7 +171,7 @@ async fn quota_refuses_with_upstream_messages_and_reports_usage() {
         "{out}"
     );
     assert!(
-        lines.next().is_some_and(|l| l.contains("count/deployments.apps: 1/1, persistentvolumeclaims: 1/3, requests.storage: 4Gi/10Gi, services.loadbalancers: 1/2, services.nodeports: 0/0")),
+        lines.next().is_some_and(|l| l.contains("count/configmaps: 2/2, count/deployments.apps: 1/1, persistentvolumeclaims: 1/3, requests.storage: 4Gi/10Gi, services.loadbalancers: 1/2, services.nodeports: 0/0")),
         "{out}"
     );
     let yaml = env

@@ -4,7 +4,7 @@
 
 use super::limits::{ContainerDefaults, pod_as_admitted};
 use super::quantity::{QUANTITY_RULE, Quantity};
-use super::usage::{Usage, known, storages_for, tracks, usage};
+use super::usage::{Usage, is_object_count, known, storages_for, tracks, usage};
 use super::{PodShape, WORKLOADS, pod_shape};
 use crate::state::State;
 use crate::status::{ApiError, ApiResult, Cause, Target};
@@ -155,6 +155,19 @@ fn used(st: &State, ns: &str, quota: &Value, defaults: &ContainerDefaults) -> Us
         .collect();
     let storages: BTreeSet<String> = hard.keys().flat_map(|k| storages_for(k)).collect();
     for storage in storages {
+        let counted: Vec<&String> = hard.keys().filter(|k| tracks(&storage, k)).collect();
+        if counted.iter().all(|k| is_object_count(&storage, k)) {
+            // Pure object counts need no parsing: a namespace of many ConfigMaps stays cheap.
+            if matches_scopes(quota, None) {
+                let n = st.store.list(&storage, Some(ns), None).count() as i64;
+                for k in counted {
+                    if let Some(have) = out.get_mut(k) {
+                        *have = have.add(Quantity::from_int(n));
+                    }
+                }
+            }
+            continue;
+        }
         for (_, s) in st.store.list(&storage, Some(ns), None) {
             let obj = s.value();
             let shape = pod_shape(&storage, &obj);

@@ -57,6 +57,18 @@ pub fn tracks(storage: &str, key: &str) -> bool {
     }
 }
 
+/// Whether `key` counts objects of `storage` one each, whatever their content (not for the
+/// kinds that hold pods: a workload's pods depend on its spec).
+pub fn is_object_count(storage: &str, key: &str) -> bool {
+    !WORKLOADS.contains(&storage)
+        && (key == count_key(storage)
+            || storage.strip_prefix('/') == Some(key)
+                && matches!(key, "services" | "persistentvolumeclaims")
+            || storage
+                .strip_prefix('/')
+                .is_some_and(|p| p == key && ALIASES.contains(&p)))
+}
+
 /// Storages whose objects a quota resource counts.
 pub fn storages_for(key: &str) -> Vec<String> {
     let mut out: Vec<String> = ["/services", "/persistentvolumeclaims"]
