@@ -196,7 +196,8 @@ pub fn write(st: &mut State, cfg: &Config, req: &WriteReq, op: WriteOp) -> ApiRe
     crate::simulate::admit(&def, &mut new, old.as_ref())?;
     let mut warnings = warnings;
     if req.sub == Sub::Main {
-        let admitted = crate::admission::admit(st, cfg, &def, &req.ns, &name, &new, old.as_ref())?;
+        let admitted =
+            crate::admission::admit(st, cfg, &def, &req.ns, &name, &mut new, old.as_ref())?;
         warnings.extend(admitted);
     }
     set_generation(&def, old.as_ref(), &mut new);

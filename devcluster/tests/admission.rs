@@ -257,11 +257,36 @@ async fn limit_range_defaults_satisfy_a_compute_quota() {
         "{}",
         o.stderr
     );
-    env.ok(&["scale", "deploy", "web", "-n", "lr", "--replicas=4"])
+    env.ok(&["scale", "deploy", "web", "-n", "lr", "--replicas=3"])
         .await;
     assert_eq!(
         jsonpath(&env, &q, "{.status.used.requests\\.cpu}").await,
+        "300m"
+    );
+
+    // A bare Pod is the one object LimitRanger changes, and says so in an annotation.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: lr}\nspec:\n  containers:\n  - {name: app, image: nginx}\n";
+    env.apply(pod).await;
+    let p = ["get", "pod", "p", "-n", "lr"];
+    let note = jsonpath(
+        &env,
+        &p,
+        "{.metadata.annotations.kubernetes\\.io/limit-ranger}",
+    )
+    .await;
+    assert_eq!(
+        note,
+        "LimitRanger plugin set: cpu, memory request for container app; cpu, memory limit for container app"
+    );
+    let cpu = jsonpath(&env, &p, "{.spec.containers[0].resources.requests.cpu}").await;
+    assert_eq!(cpu, "100m");
+    assert_eq!(
+        jsonpath(&env, &q, "{.status.used.requests\\.cpu}").await,
         "400m"
+    );
+    assert_eq!(
+        jsonpath(&env, &q, "{.status.used.limits\\.memory}").await,
+        "1Gi"
     );
 }
 

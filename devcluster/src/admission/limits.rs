@@ -92,6 +92,61 @@ pub fn pod_as_admitted(spec: &Value, defaults: &ContainerDefaults) -> Value {
     spec
 }
 
+/// LimitRanger on a Pod being created: the stored Pod gets the defaults (and, as the API's pod
+/// defaulting, requests copied from limits); returns the `kubernetes.io/limit-ranger`
+/// annotation upstream sets, naming what was set.
+pub fn default_pod(spec: &mut Value, defaults: &ContainerDefaults) -> Option<String> {
+    let mut notes = Vec::new();
+    for (list, prefix) in [
+        ("containers", "container"),
+        ("initContainers", "init container"),
+    ] {
+        let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for c in containers.iter_mut().filter(|c| c.is_object()) {
+            let name = c["name"].as_str().unwrap_or_default().to_string();
+            let res = &mut c["resources"];
+            if !res.is_object() {
+                *res = Value::Object(Map::new());
+            }
+            if let Some(limits) = res["limits"].as_object().cloned() {
+                for (k, v) in limits {
+                    if res["requests"][&k].is_null() {
+                        res["requests"][&k] = v;
+                    }
+                }
+            }
+            let mut set = |field: &str, from: &Map<String, Value>| -> Vec<String> {
+                let mut names: Vec<String> = Vec::new();
+                for (k, v) in from {
+                    if res[field][k].is_null() {
+                        res[field][k] = v.clone();
+                        names.push(k.clone());
+                    }
+                }
+                names.sort();
+                names
+            };
+            let requests = set("requests", &defaults.requests);
+            let limits = set("limits", &defaults.limits);
+            if !requests.is_empty() {
+                notes.push(format!(
+                    "{} request for {prefix} {name}",
+                    requests.join(", ")
+                ));
+            }
+            if !limits.is_empty() {
+                notes.push(format!("{} limit for {prefix} {name}", limits.join(", ")));
+            }
+            if res.as_object().is_some_and(Map::is_empty) {
+                c.as_object_mut().expect("object").remove("resources");
+            }
+        }
+    }
+    (!notes.is_empty()).then(|| format!("LimitRanger plugin set: {}", notes.join("; ")))
+}
+
 /// Pod-level requests or limits (`resourcehelper.PodRequests`/`PodLimits`): the sum over the
 /// containers and sidecars (init containers with `restartPolicy: Always`), or the largest init
 /// container plus the sidecars started before it, whichever is larger; plus `overhead`.
@@ -178,6 +233,35 @@ mod tests {
         let req = pod_totals(&out, "requests");
         let cpu = req.iter().find(|(k, _)| k == "cpu").unwrap().1;
         assert_eq!(cpu.to_string(), "2050m");
+    }
+
+    #[test]
+    fn a_created_pod_gets_the_defaults_and_the_annotation() {
+        let lr = json!({"spec": {"limits": [{"type": "Container",
+            "default": {"cpu": "500m", "memory": "512Mi"}, "defaultRequest": {"cpu": "50m"}}]}});
+        let d = ContainerDefaults::from_limit_ranges(&[lr]);
+        let mut spec = json!({"initContainers": [{"name": "init", "resources": {"limits": {"cpu": "1"}}}],
+            "containers": [{"name": "app"}]});
+        let note = default_pod(&mut spec, &d).unwrap();
+        assert_eq!(
+            note,
+            "LimitRanger plugin set: cpu, memory request for container app; cpu, memory limit for container app; memory request for init container init; memory limit for init container init"
+        );
+        assert_eq!(
+            spec["initContainers"][0]["resources"]["requests"]["cpu"],
+            "1"
+        );
+        assert_eq!(
+            spec["containers"][0]["resources"]["requests"]["memory"],
+            "512Mi"
+        );
+        assert!(
+            default_pod(
+                &mut json!({"containers": [{"name": "x"}]}),
+                &ContainerDefaults::default()
+            )
+            .is_none()
+        );
     }
 
     #[test]

@@ -96,16 +96,24 @@ pub fn admit(
     def: &ResourceDef,
     ns: &str,
     name: &str,
-    new: &Value,
+    new: &mut Value,
     old: Option<&Value>,
 ) -> ApiResult<Vec<String>> {
     let mut warnings = Vec::new();
     let storage: &str = &def.storage;
+    if storage == "/pods" && old.is_none() && cfg.limit_range_defaults {
+        // The one object LimitRanger changes: a Pod, when it is created.
+        let defaults = quota::defaults_of(st, ns, true);
+        if let Some(note) = limits::default_pod(&mut new["spec"], &defaults) {
+            new["metadata"]["annotations"]["kubernetes.io/limit-ranger"] = note.into();
+        }
+    }
+    let new = &*new;
     if storage == crate::resources::NAMESPACE_STORAGE && cfg.pod_security {
         podsecurity::check_namespace(name, new, old)?;
     }
-    if storage == quota::QUOTA_STORAGE && cfg.resource_quota {
-        quota::validate(new, name)?;
+    if storage == quota::QUOTA_STORAGE {
+        quota::validate(new, name)?; // API validation: holds with quota admission off too
     }
     if !def.namespaced {
         return Ok(warnings);
