@@ -364,3 +364,46 @@ pub fn admit(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_select_pods_only() {
+        let best_effort = json!({"spec": {"scopes": ["BestEffort"]}});
+        let bare = json!({"containers": [{"name": "a"}]});
+        let sized = json!({"containers": [{"name": "a", "resources": {"requests": {"cpu": "1"}}}]});
+        assert!(matches_scopes(&best_effort, Some(&bare)));
+        assert!(!matches_scopes(&best_effort, Some(&sized)));
+        assert!(
+            !matches_scopes(&best_effort, None),
+            "a Service never matches a scoped quota"
+        );
+        let pc = json!({"spec": {"scopeSelector": {"matchExpressions": [
+            {"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}]}}});
+        let high = json!({"priorityClassName": "high", "containers": []});
+        assert!(matches_scopes(&pc, Some(&high)));
+        assert!(!matches_scopes(&pc, Some(&bare)));
+        assert!(
+            matches_scopes(&json!({"spec": {}}), None),
+            "unscoped matches everything"
+        );
+    }
+
+    #[test]
+    fn must_specify_names_every_container_missing_each_resource() {
+        let spec = json!({
+            "initContainers": [{"name": "init"}],
+            "containers": [{"name": "b", "resources": {"limits": {"cpu": "1"}}}, {"name": "a"}],
+        });
+        let required: BTreeSet<&str> = ["limits.cpu", "requests.memory"].into();
+        assert_eq!(
+            constraints(&required, &spec).unwrap(),
+            "must specify limits.cpu for: a,init; requests.memory for: a,b,init"
+        );
+        let q = Quantity::parse;
+        let used: Usage = [("cpu".to_string(), q("1500m").unwrap())].into();
+        assert_eq!(pretty(&used), "cpu=1500m");
+    }
+}
