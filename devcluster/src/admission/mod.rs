@@ -13,6 +13,7 @@ mod psa_checks;
 mod psa_restricted;
 pub mod quantity;
 pub mod quota;
+mod scopes;
 pub mod usage;
 
 use crate::Config;
