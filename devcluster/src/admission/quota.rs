@@ -93,11 +93,14 @@ fn used(st: &State, ns: &str, quota: &Value, defaults: &ContainerDefaults) -> Us
             }
             continue;
         }
+        let scoped = !matches_scopes(quota, None);
         for (_, s) in st.store.list(&storage, Some(ns), None) {
             let obj = s.value();
-            let shape = pod_shape(&storage, &obj);
-            if !matches_scopes(quota, admitted_spec(&shape, defaults).as_ref()) {
-                continue;
+            if scoped {
+                let shape = pod_shape(&storage, &obj);
+                if !matches_scopes(quota, admitted_spec(&shape, defaults).as_ref()) {
+                    continue;
+                }
             }
             for (k, q) in usage(&storage, &obj, defaults) {
                 if let Some(have) = out.get_mut(&k) {
