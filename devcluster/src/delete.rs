@@ -207,6 +207,10 @@ pub fn remove_now(st: &mut State, cfg: &Config, k: &Key, mut last: Value) -> Arc
         st.registry.remove_crd(&k.name);
     }
     st.pending.remove(k);
+    crate::admission::after_change(st, cfg, k);
+    if &*k.storage == "/services" {
+        crate::simulate::assign_pending(st, cfg);
+    }
     collect_garbage(st, cfg, &uid);
     settle(st, cfg);
     stored

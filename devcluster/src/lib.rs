@@ -6,6 +6,8 @@
 //!
 //! State lives in memory and is gone when the server stops. See README.md.
 
+mod addresses;
+mod admission;
 mod apply;
 mod cel;
 mod clock;
@@ -42,11 +44,12 @@ mod table;
 mod watch;
 mod write;
 
+pub use addresses::{Ipv4Pool, PoolError};
 pub use recorder::RecordedRequest;
 pub use simulate::FAIL_ANNOTATION;
 
 use state::Shared;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,6 +75,23 @@ pub struct Config {
     pub bookmark_interval: Duration,
     /// Keep a log of resource requests (see [`DevCluster::requests`]).
     pub record_requests: bool,
+    /// ResourceQuota admission (403 `exceeded quota` / `failed quota`) and quota status
+    /// (`status.hard`, `status.used`). On by default, as on every real cluster.
+    pub resource_quota: bool,
+    /// LimitRange `default`/`defaultRequest` applied to the containers of pod templates for
+    /// quota evaluation (stored workloads are not changed). On by default.
+    pub limit_range_defaults: bool,
+    /// Pod Security admission at the namespace labels: `warn` gives `Warning` headers for
+    /// workloads and Pods, `enforce` refuses Pods, invalid labels are refused. On by default.
+    pub pod_security: bool,
+    /// Also refuse (403) a workload whose pod template violates the namespace's `enforce`
+    /// level: its pods would be refused on a real cluster, and here there are no pods to show
+    /// it. Off by default (upstream refuses only Pods).
+    pub pod_security_strict: bool,
+    /// Where LoadBalancer Services get their addresses, one each (default `198.51.100.0/24`).
+    pub load_balancer_pool: Ipv4Pool,
+    /// The address every Ingress reports, the ingress controller's (default `203.0.113.10`).
+    pub ingress_address: Ipv4Addr,
 }
 
 impl Default for Config {
@@ -82,6 +102,12 @@ impl Default for Config {
             history: 10_000,
             bookmark_interval: Duration::from_secs(30),
             record_requests: true,
+            resource_quota: true,
+            limit_range_defaults: true,
+            pod_security: true,
+            pod_security_strict: false,
+            load_balancer_pool: Ipv4Pool::default(),
+            ingress_address: Ipv4Addr::new(203, 0, 113, 10),
         }
     }
 }

@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 
 /// Annotation that keeps a Deployment or StatefulSet from ever becoming ready.
 pub const FAIL_ANNOTATION: &str = "devcluster.mutualis.io/fail";
-const LB_ADDRESS: &str = "172.18.255.200";
 
 /// Registry-time defaulting and checks (the apiserver's strategies, not controllers).
 pub fn admit(def: &ResourceDef, new: &mut Value, old: Option<&Value>) -> ApiResult<()> {
@@ -148,10 +147,20 @@ pub fn after_write(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key) {
         }
         ("apps", "deployments" | "statefulsets") => Some(workload_status(st, cfg, def, k, &obj)),
         ("", "services") if obj["spec"]["type"] == "LoadBalancer" => {
-            Some(json!({"loadBalancer": {"ingress": [{"ip": LB_ADDRESS, "ipMode": "VIP"}]}}))
+            let ip = crate::addresses::allocate(st, &cfg.load_balancer_pool, &k.ns, &k.name, &obj);
+            Some(match ip {
+                Some(ip) => {
+                    json!({"loadBalancer": {"ingress": [{"ip": ip.to_string(), "ipMode": "VIP"}]}})
+                }
+                None => json!({"loadBalancer": {}}),
+            })
+        }
+        // A Service that stops being a LoadBalancer gives its address back.
+        ("", "services") if !obj["status"]["loadBalancer"]["ingress"].is_null() => {
+            Some(json!({"loadBalancer": {}}))
         }
         ("networking.k8s.io", "ingresses") => {
-            Some(json!({"loadBalancer": {"ingress": [{"ip": LB_ADDRESS}]}}))
+            Some(json!({"loadBalancer": {"ingress": [{"ip": cfg.ingress_address.to_string()}]}}))
         }
         _ => None,
     };
@@ -159,9 +168,32 @@ pub fn after_write(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key) {
     if obj["status"] == status {
         return;
     }
+    let released = def.plural == "services" && status["loadBalancer"]["ingress"].is_null();
     let mut next = obj;
     next["status"] = status;
     st.store.put(k, next, EventType::Modified);
+    if released {
+        assign_pending(st, cfg);
+    }
+}
+
+/// An address came free: LoadBalancer Services still waiting for one get it, oldest name first.
+pub fn assign_pending(st: &mut State, cfg: &Config) {
+    let Some(def) = st.def("", "v1", "services") else {
+        return;
+    };
+    let waiting: Vec<Key> = st
+        .store
+        .list("/services", None, None)
+        .filter(|(_, s)| {
+            let v = s.value();
+            v["spec"]["type"] == "LoadBalancer" && v["status"]["loadBalancer"]["ingress"].is_null()
+        })
+        .map(|((ns, name), _)| crate::state::key(&def, ns, name))
+        .collect();
+    for k in waiting {
+        after_write(st, cfg, &def, &k);
+    }
 }
 
 fn workload_status(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key, obj: &Value) -> Value {

@@ -83,6 +83,19 @@ impl ApiError {
         }
     }
 
+    /// 403 from admission: `deployments.apps "web" is forbidden: <why>` (`admission.NewForbidden`).
+    pub fn forbidden(t: Target, why: &str) -> Self {
+        let message = if t.name.is_empty() {
+            format!("{} is forbidden: {why}", t.qualified())
+        } else {
+            format!("{} \"{}\" is forbidden: {why}", t.qualified(), t.name)
+        };
+        Self {
+            details: Some(t.details()),
+            ..Self::new(403, "Forbidden", message)
+        }
+    }
+
     pub fn stale(t: Target) -> Self {
         Self::conflict(
             t,

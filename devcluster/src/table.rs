@@ -44,6 +44,10 @@ pub fn builtin_columns(plural: &str) -> Vec<Column> {
             col("Available", "integer", ".status.availableReplicas", 0),
         ],
         "statefulsets" => vec![col("Ready", "string", "=ready", 0)],
+        "resourcequotas" => vec![
+            col("Request", "string", "=quota:request", 0),
+            col("Limit", "string", "=quota:limit", 0),
+        ],
         "customresourcedefinitions" => {
             vec![col("Created At", "date", ".metadata.creationTimestamp", 0)]
         }
@@ -66,10 +70,17 @@ fn all_columns(def: &ResourceDef) -> Vec<Column> {
         priority: 0,
         json_path: ".metadata.name".into(),
     }];
+    let age = col("Age", "date", ".metadata.creationTimestamp", 0);
+    if def.builtin && def.plural == "resourcequotas" {
+        // Upstream prints a quota's age before its usage.
+        cols.push(age);
+        cols.extend(def.columns.iter().cloned());
+        return cols;
+    }
     cols.extend(def.columns.iter().cloned());
     // Custom resources with no printer columns show Name and Age; built-ins always end in Age.
     if def.builtin || def.columns.is_empty() {
-        cols.push(col("Age", "date", ".metadata.creationTimestamp", 0));
+        cols.push(age);
     }
     cols
 }
@@ -102,9 +113,33 @@ fn cell(c: &Column, obj: &Value) -> Value {
     }
 }
 
+/// `requests.cpu: 500m/2, requests.storage: 0/1Ti` (or the `limits.*` ones), as upstream's
+/// quota printer.
+fn quota_cell(obj: &Value, limits: bool) -> Value {
+    let st = &obj["status"];
+    let text = |v: &Value| {
+        v.as_str()
+            .map(String::from)
+            .unwrap_or_else(|| v.to_string())
+    };
+    let parts: Vec<String> = st["hard"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| k.starts_with("limits.") == limits)
+        .map(|(k, hard)| {
+            let used = st["used"].get(k).map_or_else(|| "0".to_string(), text);
+            format!("{k}: {used}/{}", text(hard))
+        })
+        .collect();
+    parts.join(", ").into()
+}
+
 fn computed_cell(which: &str, obj: &Value) -> Value {
     let st = &obj["status"];
     match which {
+        "quota:request" => quota_cell(obj, false),
+        "quota:limit" => quota_cell(obj, true),
         "count:data" => {
             let n = obj["data"].as_object().map_or(0, |m| m.len())
                 + obj["binaryData"].as_object().map_or(0, |m| m.len());
@@ -123,10 +158,10 @@ fn computed_cell(which: &str, obj: &Value) -> Value {
                 .flatten()
                 .filter_map(|i| i["ip"].as_str().map(String::from))
                 .collect();
-            if ips.is_empty() {
-                "<none>".into()
-            } else {
-                ips.join(",").into()
+            match (ips.is_empty(), obj["spec"]["type"] == "LoadBalancer") {
+                (true, true) => "<pending>".into(),
+                (true, false) => "<none>".into(),
+                _ => ips.join(",").into(),
             }
         }
         "ports" => {

@@ -194,6 +194,12 @@ pub fn write(st: &mut State, cfg: &Config, req: &WriteReq, op: WriteOp) -> ApiRe
     }
     let warnings = crate::schema::admit(&def, &name, &mut new, old.as_ref(), req.validation)?;
     crate::simulate::admit(&def, &mut new, old.as_ref())?;
+    let mut warnings = warnings;
+    if req.sub == Sub::Main {
+        let admitted =
+            crate::admission::admit(st, cfg, &def, &req.ns, &name, &mut new, old.as_ref())?;
+        warnings.extend(admitted);
+    }
     set_generation(&def, old.as_ref(), &mut new);
     if !is_apply {
         managed::record(
@@ -264,5 +270,6 @@ pub fn after_put(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key) {
         crate::crd::register(&mut st.registry, &s.value());
     }
     crate::simulate::after_write(st, cfg, def, k);
+    crate::admission::after_change(st, cfg, k);
     crate::delete::collect_if_orphaned(st, cfg, k);
 }
