@@ -60,6 +60,10 @@ struct DevclusterArgs {
     /// Milliseconds the simulated workloads take to become ready.
     #[arg(long, default_value_t = 500)]
     ready_delay_ms: u64,
+    /// Refuse workloads whose pods the namespace's Pod Security `enforce` level would refuse
+    /// (upstream only refuses the pods, which the development cluster does not run).
+    #[arg(long)]
+    pod_security_strict: bool,
 }
 
 #[derive(Args)]
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
                 devcluster::Config {
                     port: a.port,
                     ready_delay: std::time::Duration::from_millis(a.ready_delay_ms),
+                    pod_security_strict: a.pod_security_strict,
                     ..Default::default()
                 },
                 a.kubeconfig,

@@ -270,9 +270,14 @@ pub async fn run(args: DevArgs) -> Result<(), DevError> {
     if let Some(note) = manifests.skipped_note() {
         progress(&note);
     }
+    // Admission as strict as a real cluster's, and stricter for pod security: a workload whose
+    // pods the namespace's `enforce` level would refuse is refused outright (the development
+    // cluster runs no pods), so the quick start proves the tenants are admissible.
     let cluster = devcluster::DevCluster::start(devcluster::Config {
         port: args.port,
         ready_delay: Duration::from_millis(args.ready_delay_ms),
+        resource_quota: true,
+        pod_security_strict: true,
         ..Default::default()
     })
     .await?;

@@ -64,6 +64,16 @@ impl AppliedRecords {
             }
     }
 
+    /// The generation our last apply of `key` produced: the status must not call a workload
+    /// current from a cache that has not seen that apply yet.
+    pub fn applied_generation(&self, key: &ChildKey) -> Option<i64> {
+        self.0
+            .lock()
+            .expect("applied records lock")
+            .get(key)
+            .and_then(|r| r.generation)
+    }
+
     /// Whether `rv` of `key` is the version our own last apply produced: its watch event then
     /// brings nothing new and need not trigger a reconcile.
     pub fn is_own_write(&self, key: &ChildKey, rv: Option<&str>) -> bool {

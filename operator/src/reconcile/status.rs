@@ -41,10 +41,11 @@ pub struct ServiceParts<'a> {
     pub volumes: Vec<&'a Volume>,
 }
 
-/// The caches status reads.
+/// The caches status reads, and what this process last applied.
 pub struct Workloads<'a> {
     pub deployments: &'a CompactCache<WorkloadState>,
     pub volumes: &'a CompactCache<VolumeState>,
+    pub records: &'a super::apply::AppliedRecords,
 }
 
 /// Why a workload of `kind` is not ready, if it is not.
@@ -85,7 +86,16 @@ pub fn service_verdict(
         );
     }
     for name in parts.deployments.iter().copied() {
-        let state = w.deployments.state(ns, name);
+        let key = super::apply::ChildKey {
+            kind: "Deployment".into(),
+            namespace: Some(namespace.to_owned()),
+            name: name.to_owned(),
+        };
+        // A cache that lags behind our own apply would show the old spec as available.
+        let state = w.deployments.state(ns, name).map(|mut s| {
+            s.generation = s.generation.max(w.records.applied_generation(&key));
+            s
+        });
         problems.extend(workload_problem("Deployment", "available", state, name));
     }
     match problems.first() {

@@ -294,6 +294,7 @@ fn service_verdicts(tenant: &Tenant, plan: &Plan, ctx: &Context) -> Vec<Verdict>
     let w = Workloads {
         deployments: &ctx.children.deployments,
         volumes: &ctx.children.volumes,
+        records: &ctx.records,
     };
     Service::ALL
         .into_iter()

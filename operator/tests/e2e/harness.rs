@@ -57,8 +57,11 @@ impl Env {
     }
 
     pub async fn start_with(ready_delay: Duration) -> Env {
+        // Quota and LimitRange admission are on by default; pod security refuses, as
+        // `mutualis dev` runs it.
         let cluster = DevCluster::start(Config {
             ready_delay,
+            pod_security_strict: true,
             ..Config::default()
         })
         .await

@@ -226,7 +226,8 @@ async fn coteaux_bordelais_becomes_ready_and_kubectl_shows_it() {
         "scale",
         "deployment",
         &deployment,
-        "--replicas=7",
+        // Within the quota, which refuses more replicas than the plan allows room for.
+        "--replicas=2",
     ])
     .await;
     env.eventually(

@@ -185,6 +185,9 @@ async fn diff_tenant(
         return Ok(report);
     }
     let mut keep = BTreeSet::new();
+    // The quota comes first in apply order; a dry run of each later object is checked against
+    // today's quota, not the one this change raises.
+    let mut quota_raised = false;
     for object in &plan.objects {
         keep.insert((
             object.kind(),
@@ -227,7 +230,19 @@ async fn diff_tenant(
                 if let Some(grown) = growth(&current, object) {
                     report.change("↑", format!("{what}: grows {grown}"));
                 } else if !fields.is_empty() {
+                    quota_raised |= object.kind() == "ResourceQuota";
                     report.change("~", format!("{what}: {}", fields.join(", ")));
+                }
+            }
+            Err(kube::Error::Api(s))
+                if quota_raised && s.code == 403 && s.message.contains("exceeded quota") =>
+            {
+                match growth(&current, object) {
+                    Some(grown) => report.change(
+                        "↑",
+                        format!("{what}: grows {grown} (within the raised quota)"),
+                    ),
+                    None => report.change("~", format!("{what}: within the raised quota")),
                 }
             }
             Err(kube::Error::Api(s)) => {
