@@ -11,6 +11,7 @@ mod builders;
 mod catalog_check;
 pub mod domain;
 pub mod error;
+pub mod hosts;
 pub mod names;
 pub mod object;
 pub mod quantity;

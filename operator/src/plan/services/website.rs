@@ -104,7 +104,10 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
             .map(|m| (format!("website-{}", m.name), &m.domain)),
     );
     for (name, d) in per_domain {
-        let hosts = [d.ascii.clone(), format!("www.{}", d.ascii)];
+        let hosts = [
+            d.ascii.clone(),
+            crate::plan::hosts::under(crate::plan::hosts::WWW, &d.ascii),
+        ];
         out.push(ingress(
             ctx.meta(&name, Service::Website, "nginx", "website"),
             ctx.ingress_class(),
