@@ -73,6 +73,7 @@ pub struct Metrics {
     duration: Histogram,
     tenants: Family<ConditionLabels, Gauge>,
     writes: Family<WriteLabels, Counter>,
+    panics: Counter,
 }
 
 impl Default for Metrics {
@@ -108,7 +109,14 @@ impl Default for Metrics {
             "Writes the operator sent to the Kubernetes API, by kind",
             writes.clone(),
         );
+        let panics = Counter::default();
+        registry.register(
+            "reconcile_panics",
+            "Tenant reconciliations that panicked (a bug, caught; the tenant shows ReconcileFailed)",
+            panics.clone(),
+        );
         Self {
+            panics,
             registry,
             reconciles,
             errors,
@@ -138,6 +146,11 @@ impl Metrics {
                 error: error.to_owned(),
             })
             .inc();
+    }
+
+    /// One reconciliation panicked.
+    pub fn panicked(&self) {
+        self.panics.inc();
     }
 
     /// One write of `kind` was sent to the API server.

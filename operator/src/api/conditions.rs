@@ -60,4 +60,12 @@ pub mod reasons {
     pub const SERVICES_NOT_READY: &str = "ServicesNotReady";
     /// The tenant is being deleted.
     pub const DELETING: &str = "Deleting";
+    /// The operator failed on this tenant (a bug, caught): the message has the panic.
+    pub const RECONCILE_FAILED: &str = "ReconcileFailed";
+    /// A domain of the tenant is already claimed by an older tenant (message names it).
+    pub const DOMAIN_CONFLICT: &str = "DomainConflict";
+    /// The tenant's namespace exists and does not belong to it (message names it).
+    pub const NAMESPACE_CONFLICT: &str = "NamespaceConflict";
+    /// A reconcile is under way or being retried after a failure.
+    pub const RECONCILING: &str = "Reconciling";
 }

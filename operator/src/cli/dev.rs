@@ -283,8 +283,11 @@ pub async fn run(args: DevArgs) -> Result<(), DevError> {
         super::run::shutdown_signal().await;
     }
     stop_tx.send_replace(true);
-    if let Ok(Ok(Err(err))) = tokio::time::timeout(Duration::from_secs(10), operator).await {
-        return Err(err.into());
+    match tokio::time::timeout(Duration::from_secs(10), operator).await {
+        Ok(Ok(Err(err))) => return Err(err.into()),
+        // Reconcile panics are caught per tenant; one elsewhere is reported, not unwrapped.
+        Ok(Err(join)) => eprintln!("mutualis dev: the operator task failed: {join}"),
+        _ => {}
     }
     cluster.shutdown().await;
     outcome.map(|_| ())

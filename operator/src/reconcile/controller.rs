@@ -126,7 +126,12 @@ fn error_policy(tenant: Arc<Tenant>, err: &Error, ctx: Arc<Context>) -> Action {
 
 async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
-    let result = super::tenant::reconcile(tenant.clone(), ctx.clone()).await;
+    let result = super::panics::guarded(
+        tenant.clone(),
+        ctx.clone(),
+        super::tenant::reconcile(tenant.clone(), ctx.clone()),
+    )
+    .await;
     tracing::debug!(tenant = %tenant.name_any(), ok = result.is_ok(), "reconcile returned");
     let outcome = if result.is_ok() { "ok" } else { "error" };
     ctx.telemetry.metrics.reconciled(outcome, started.elapsed());

@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod error;
 pub mod inputs;
 pub mod leader;
+pub mod panics;
 pub mod report;
 pub mod status;
 pub mod tenant;

@@ -154,6 +154,16 @@ impl Env {
 
     /// Starts `mutualis run` against this cluster.
     pub fn operator(&self, identity: &str, extra: &[&str]) -> Operator {
+        self.operator_with_env(identity, extra, &[])
+    }
+
+    /// Starts `mutualis run` with extra environment variables (e.g. the test hooks).
+    pub fn operator_with_env(
+        &self,
+        identity: &str,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Operator {
         let http = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mutualis"));
         cmd.arg("run")
@@ -166,6 +176,7 @@ impl Env {
             .args(extra)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("RUST_LOG", "info,kube=warn,mutualis::reconcile=debug")
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(

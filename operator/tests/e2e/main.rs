@@ -3,6 +3,7 @@
 
 mod harness;
 mod lifecycle;
+mod reliability;
 mod replicas;
 
 use std::collections::BTreeMap;
