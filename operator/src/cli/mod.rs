@@ -56,7 +56,14 @@ pub fn validate_all(manifests: &Manifests) -> Result<Vec<ValidatedTenant>, CliEr
                         .collect(),
                 })
             })?;
-            crate::plan::validate(tenant, catalog).map_err(fail)
+            let valid = crate::plan::validate(tenant, catalog).map_err(fail)?;
+            // Two tenants of the input naming one domain: the later (by name) is refused, as
+            // the operator would refuse it.
+            let all = manifests.tenants.iter().map(|(_, t, _)| t);
+            match crate::plan::claims::conflict(tenant, all) {
+                Some(conflict) => Err(fail(conflict)),
+                None => Ok(valid),
+            }
         })
         .collect()
 }

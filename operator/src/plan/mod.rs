@@ -9,6 +9,7 @@
 mod build;
 mod builders;
 mod catalog_check;
+pub mod claims;
 pub mod domain;
 pub mod error;
 pub mod hosts;

@@ -73,6 +73,8 @@ pub struct Context {
     pub client: Client,
     pub children: Children,
     pub catalogs: Store<ServiceCatalog>,
+    /// Every Tenant, for what one tenant may not take from another (see `guards`).
+    pub tenants: Store<Tenant>,
     pub recorder: Recorder,
     pub records: Arc<AppliedRecords>,
     pub telemetry: Telemetry,
@@ -270,6 +272,7 @@ pub async fn run(
         client,
         children: children.clone(),
         catalogs: catalogs.clone(),
+        tenants: tenants.clone(),
         records,
         telemetry: telemetry.clone(),
         resync: cfg.resync,

@@ -9,6 +9,7 @@ pub mod compact;
 pub mod controller;
 pub mod credentials;
 pub mod error;
+pub mod guards;
 pub mod inputs;
 pub mod leader;
 pub mod panics;

@@ -2,6 +2,7 @@
 //! message names the file, the position, the field, the bad value and what is allowed.
 //! Scale (ten thousand tenants, fifty megabytes of garbage) is in `scale.rs`.
 
+mod reliability;
 mod scale;
 
 use std::io::Write;
