@@ -68,4 +68,6 @@ pub mod reasons {
     pub const NAMESPACE_CONFLICT: &str = "NamespaceConflict";
     /// A reconcile is under way or being retried after a failure.
     pub const RECONCILING: &str = "Reconciling";
+    /// The last reconcile applied the whole plan.
+    pub const RECONCILED: &str = "Reconciled";
 }

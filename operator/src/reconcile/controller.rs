@@ -84,11 +84,12 @@ pub struct Context {
     /// The status this process last wrote, per tenant (see `tenant::known_status`).
     pub last_status: std::sync::Mutex<std::collections::HashMap<String, crate::api::TenantStatus>>,
     /// Consecutive failures per tenant, for the retry delay.
-    pub failures: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    pub backoff: super::backoff::Backoff,
 }
 
 impl Context {
     pub fn wrote(&self, kind: &str) {
+        super::backoff::wrote();
         self.telemetry.metrics.wrote(kind);
     }
 }
@@ -108,40 +109,37 @@ pub enum RunError {
 
 fn error_policy(tenant: Arc<Tenant>, err: &Error, ctx: Arc<Context>) -> Action {
     let name = tenant.name_any();
-    let n = {
-        let mut failures = ctx.failures.lock().expect("failures lock");
-        let n = failures.entry(name.clone()).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
-    };
     let category = err.category();
     ctx.telemetry.metrics.failed(category.label(), err.label());
-    // 1 s, 2 s, 4 s ... capped at 5 minutes; a rejected request starts higher.
-    let base = match category {
-        super::error::Category::Transient => 1u64,
-        super::error::Category::Rejected => 30,
-    };
-    let delay = base.saturating_mul(1 << n.min(9)).min(300);
-    tracing::warn!(tenant = %name, error = %err, category = category.label(), retry_in_s = delay, "reconcile failed");
-    Action::requeue(Duration::from_secs(delay))
+    // Recorded by `reconcile`, which knows whether the failed attempt made progress.
+    let delay = ctx.backoff.current(&name);
+    tracing::warn!(tenant = %name, error = %err, category = category.label(), retry_in_s = delay.as_secs(), failures = ctx.backoff.failures(&name), "reconcile failed");
+    Action::requeue(delay)
 }
 
 async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
-    let result = super::panics::guarded(
+    let (result, writes) = super::backoff::count_writes(super::panics::guarded(
         tenant.clone(),
         ctx.clone(),
         super::tenant::reconcile(tenant.clone(), ctx.clone()),
-    )
+    ))
     .await;
     tracing::debug!(tenant = %tenant.name_any(), ok = result.is_ok(), "reconcile returned");
     let outcome = if result.is_ok() { "ok" } else { "error" };
     ctx.telemetry.metrics.reconciled(outcome, started.elapsed());
-    if result.is_ok() {
-        ctx.failures
-            .lock()
-            .expect("failures lock")
-            .remove(&tenant.name_any());
+    match &result {
+        Ok(_) => ctx.backoff.succeeded(&tenant.name_any()),
+        Err(err) => {
+            // An attempt that wrote objects moved the tenant forward: not a reason to wait longer.
+            ctx.backoff
+                .failed(&tenant.name_any(), err.category(), writes > 0);
+            if tenant.metadata.deletion_timestamp.is_none()
+                && let Err(report) = super::backoff::report_retrying(&tenant, &ctx, err).await
+            {
+                tracing::debug!(tenant = %tenant.name_any(), error = %report, "could not report Progressing");
+            }
+        }
     }
     result
 }
@@ -225,6 +223,11 @@ pub async fn run(
         watcher::Config::default(),
     )
     .default_backoff()
+    .inspect(super::crds::observer(
+        super::crds::CATALOGS,
+        telemetry.clone(),
+        Some(client.clone()),
+    ))
     .reflect(catalog_writer)
     .touched_objects();
 
@@ -236,6 +239,11 @@ pub async fn run(
         watcher::Config::default(),
     )
     .default_backoff()
+    .inspect(super::crds::observer(
+        super::crds::TENANTS,
+        telemetry.clone(),
+        Some(client.clone()),
+    ))
     .reflect(tenants_writer)
     .applied_objects()
     .predicate_filter(tenant_trigger, Default::default());
@@ -276,7 +284,7 @@ pub async fn run(
         records,
         telemetry: telemetry.clone(),
         resync: cfg.resync,
-        failures: Default::default(),
+        backoff: Default::default(),
         pruned: Default::default(),
         last_status: Default::default(),
     });

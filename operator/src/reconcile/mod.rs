@@ -3,10 +3,12 @@
 //! the deletion policy. Everything it decides from is in its caches; only writes go to the API.
 
 pub mod apply;
+pub mod backoff;
 pub mod children;
 pub mod cleanup;
 pub mod compact;
 pub mod controller;
+pub mod crds;
 pub mod credentials;
 pub mod error;
 pub mod guards;

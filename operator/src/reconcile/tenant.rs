@@ -121,6 +121,7 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         ),
     ];
     all.extend(verdicts);
+    all.push(super::backoff::done());
     let known = known_status(tenant, ctx);
     let desired = TenantStatus {
         observed_generation: tenant.metadata.generation,

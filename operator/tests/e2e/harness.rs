@@ -292,8 +292,13 @@ impl Operator {
 
     /// GETs a path of the health and metrics server; `None` if it does not answer.
     pub async fn http_get(&self, path: &str) -> Option<(u16, String)> {
+        Self::probe(self.http, path).await
+    }
+
+    /// GETs `path` of a health and metrics server at `http`.
+    pub async fn probe(http: SocketAddr, path: &str) -> Option<(u16, String)> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(self.http).await.ok()?;
+        let mut stream = tokio::net::TcpStream::connect(http).await.ok()?;
         let request =
             format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.ok()?;

@@ -264,3 +264,56 @@ async fn switching_a_service_off_keeps_its_data_even_under_delete() {
         "mail credentials deleted by a switch-off"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_tenant_crd_makes_the_operator_unready_until_it_is_back() {
+    let env = Env::start().await;
+    let op = env.operator("crds", &["--leader-election=false"]);
+    let status = |op: &crate::harness::Operator| {
+        let op_http = op.http;
+        async move {
+            let probe = crate::harness::Operator::probe(op_http, "/readyz").await;
+            probe.map(|(code, _)| code)
+        }
+    };
+    env.eventually(Duration::from_secs(30), "/readyz 200", || async {
+        (status(&op).await == Some(200)).then_some(())
+    })
+    .await;
+    env.kubectl_ok(&["delete", "crd", "tenants.mutualis.io", "--timeout=30s"])
+        .await;
+    env.eventually(Duration::from_secs(60), "/readyz 503", || async {
+        (status(&op).await == Some(503)).then_some(())
+    })
+    .await;
+    let (_, metrics) = op.http_get("/metrics").await.unwrap();
+    assert!(
+        metrics.contains("mutualis_crd_present{crd=\"tenants.mutualis.io\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("mutualis_crd_present{crd=\"servicecatalogs.mutualis.io\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        op.log().contains("CustomResourceDefinition is missing"),
+        "{}",
+        op.log()
+    );
+    let crds = crate::harness::root().join("crds");
+    env.kubectl_ok(&["apply", "--server-side", "-f", crds.to_str().unwrap()])
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while status(&op).await != Some(200) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/readyz not 200 again after the CRD is back:\n{}",
+            env.operator_logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // And it reconciles again.
+    env.apply_ok(&tenant_yaml("retour", "250gb", &[], "")).await;
+    env.wait_tenant("retour", READY_TIMEOUT, "Ready", ready_now)
+        .await;
+}
