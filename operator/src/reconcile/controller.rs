@@ -214,6 +214,11 @@ pub async fn run(
         }
         telemetry.health.set_ready(false);
     }
+    // Every write of the controller is fenced by the lease; the elector keeps its own client.
+    let guard = elector
+        .as_ref()
+        .map_or_else(super::leader::LeaderGuard::unfenced, LeaderElector::guard);
+    let client = super::fence::fenced(client, guard);
 
     let records = Arc::new(AppliedRecords::default());
     let (children, triggers) = Children::new(&client, &records);

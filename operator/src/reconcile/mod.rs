@@ -11,6 +11,7 @@ pub mod controller;
 pub mod crds;
 pub mod credentials;
 pub mod error;
+pub mod fence;
 pub mod guards;
 pub mod inputs;
 pub mod leader;
