@@ -5,6 +5,7 @@ pub mod crd;
 pub mod dev;
 pub mod error;
 pub mod input;
+mod messages;
 pub mod plan;
 pub mod render;
 pub mod run;
@@ -30,6 +31,7 @@ pub enum Format {
 /// Validates every tenant of `manifests` against its catalogue, in input order. All tenants
 /// are validated before anything is printed, so bad input never yields partial output.
 pub fn validate_all(manifests: &Manifests) -> Result<Vec<ValidatedTenant>, CliError> {
+    let claims = crate::plan::claims::ClaimIndex::of(manifests.tenants.iter().map(|(_, t, _)| t));
     manifests
         .tenants
         .iter()
@@ -59,8 +61,7 @@ pub fn validate_all(manifests: &Manifests) -> Result<Vec<ValidatedTenant>, CliEr
             let valid = crate::plan::validate(tenant, catalog).map_err(fail)?;
             // Two tenants of the input naming one domain: the later (by name) is refused, as
             // the operator would refuse it.
-            let all = manifests.tenants.iter().map(|(_, t, _)| t);
-            match crate::plan::claims::conflict(tenant, all) {
+            match claims.conflict(tenant) {
                 Some(conflict) => Err(fail(conflict)),
                 None => Ok(valid),
             }

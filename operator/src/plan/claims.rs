@@ -4,6 +4,8 @@
 //! is refused until it drops the domain or the first one goes away. Domains are compared in
 //! IDNA ASCII form, case-insensitively, so `Sallebœuf.fr` and `xn--sallebuf-ptb.fr` collide.
 
+use std::collections::{BTreeSet, HashMap};
+
 use crate::api::Tenant;
 
 use super::error::PlanError;
@@ -23,6 +25,11 @@ pub struct Claim {
 /// The comparable form of a domain.
 pub fn domain_key(domain: &str) -> String {
     let trimmed = domain.trim().trim_end_matches('.');
+    if trimmed.is_ascii() {
+        // The common case, without IDNA processing: an ASCII name (punycode included) is its
+        // own ASCII form, compared case-insensitively.
+        return trimmed.to_ascii_lowercase();
+    }
     idna::domain_to_ascii(trimmed)
         .unwrap_or_else(|_| trimmed.to_owned())
         .to_ascii_lowercase()
@@ -90,6 +97,102 @@ pub fn conflict<'a>(
     None
 }
 
+/// Every tenant's claims, indexed by domain, so that a check costs the tenant's own domains
+/// rather than a scan of every tenant. The reconciler keeps one up to date from the Tenant
+/// watch; the offline commands build one from their input.
+#[derive(Debug, Default)]
+pub struct ClaimIndex {
+    /// Domain key → claimants, earliest first: (order, tenant, field).
+    by_domain: HashMap<String, BTreeSet<(Order, String)>>,
+    /// Tenant → its claims as indexed, for removal.
+    by_tenant: HashMap<String, (Order, Vec<Claim>)>,
+}
+
+type Order = (i64, String);
+
+impl ClaimIndex {
+    /// An index of `tenants`.
+    pub fn of<'a>(tenants: impl IntoIterator<Item = &'a Tenant>) -> Self {
+        let mut index = ClaimIndex::default();
+        for t in tenants {
+            index.upsert(t);
+        }
+        index
+    }
+
+    /// Adds or replaces the claims of `tenant`.
+    pub fn upsert(&mut self, tenant: &Tenant) {
+        let name = tenant.metadata.name.clone().unwrap_or_default();
+        self.remove(&name);
+        let order = order(tenant);
+        let claims = claims_of(tenant);
+        for c in &claims {
+            self.by_domain
+                .entry(c.key.clone())
+                .or_default()
+                .insert((order.clone(), c.field.clone()));
+        }
+        self.by_tenant.insert(name, (order, claims));
+    }
+
+    /// Forgets the claims of the tenant named `name`.
+    pub fn remove(&mut self, name: &str) {
+        let Some((order, claims)) = self.by_tenant.remove(name) else {
+            return;
+        };
+        for c in claims {
+            if let Some(set) = self.by_domain.get_mut(&c.key) {
+                set.remove(&(order.clone(), c.field));
+                if set.is_empty() {
+                    self.by_domain.remove(&c.key);
+                }
+            }
+        }
+    }
+
+    /// Forgets everything (the watch starts over).
+    pub fn clear(&mut self) {
+        self.by_domain.clear();
+        self.by_tenant.clear();
+    }
+
+    /// Keeps only the tenants whose name passes `keep`.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        let gone: Vec<String> = self
+            .by_tenant
+            .keys()
+            .filter(|n| !keep(n))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.remove(&name);
+        }
+    }
+
+    /// The first domain of `tenant` that an earlier tenant claims, as in [`conflict`].
+    pub fn conflict(&self, tenant: &Tenant) -> Option<PlanError> {
+        let me = order(tenant);
+        for claim in claims_of(tenant) {
+            let Some(claimants) = self.by_domain.get(&claim.key) else {
+                continue;
+            };
+            if let Some(((_, other), other_field)) = claimants
+                .iter()
+                .find(|((_, name), _)| *name != me.1)
+                .filter(|(o, _)| *o < me)
+            {
+                return Some(PlanError::DomainConflict {
+                    field: claim.field,
+                    value: super::domain::shorten(&claim.value),
+                    other: other.clone(),
+                    other_field: other_field.clone(),
+                });
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +244,35 @@ mod tests {
                 .to_string()
                 .contains("spec.members[0].domain")
         );
+    }
+
+    #[test]
+    fn the_index_agrees_with_the_pairwise_check() {
+        let a = tenant("a", Some(100), "a.fr", &["shared.fr"]);
+        let b = tenant("b", Some(200), "Shared.fr", &[]);
+        let c = tenant("c", Some(50), "c.fr", &[]);
+        let mut index = ClaimIndex::of([&a, &b, &c]);
+        for t in [&a, &b, &c] {
+            assert_eq!(
+                index.conflict(t),
+                conflict(t, [&a, &b, &c]),
+                "{:?}",
+                t.metadata.name
+            );
+        }
+        assert!(index.conflict(&b).is_some());
+        // The first claimant goes: the second proceeds.
+        index.remove("a");
+        assert_eq!(index.conflict(&b), None);
+        // An edit moves a tenant's claims.
+        let a2 = tenant("a", Some(100), "a.fr", &["shared.fr", "other.fr"]);
+        index.upsert(&a2);
+        assert!(index.conflict(&b).is_some());
+        let a3 = tenant("a", Some(100), "a.fr", &[]);
+        index.upsert(&a3);
+        assert_eq!(index.conflict(&b), None);
+        index.clear();
+        assert_eq!(index.conflict(&a2), None);
     }
 
     #[test]

@@ -75,6 +75,8 @@ pub struct Context {
     pub catalogs: Store<ServiceCatalog>,
     /// Every Tenant, for what one tenant may not take from another (see `guards`).
     pub tenants: Store<Tenant>,
+    /// Every Tenant's domains, kept up to date by the Tenant watch (see `guards`).
+    pub claims: super::guards::SharedClaims,
     pub recorder: Recorder,
     pub records: Arc<AppliedRecords>,
     pub telemetry: Telemetry,
@@ -239,6 +241,7 @@ pub async fn run(
     // Tenants trigger on what asks for work: spec (generation), finalizers and deletion. Their
     // status, written by this operator, does not: that would reconcile every tenant once more.
     let (tenants_reader, tenants_writer) = reflector::store::<Tenant>();
+    let claims = super::guards::SharedClaims::default();
     let tenant_events = watcher(
         Api::<Tenant>::all(client.clone()),
         watcher::Config::default(),
@@ -249,6 +252,7 @@ pub async fn run(
         telemetry.clone(),
         Some(client.clone()),
     ))
+    .inspect(super::guards::indexer(claims.clone()))
     .reflect(tenants_writer)
     .applied_objects()
     .predicate_filter(tenant_trigger, Default::default());
@@ -286,6 +290,7 @@ pub async fn run(
         children: children.clone(),
         catalogs: catalogs.clone(),
         tenants: tenants.clone(),
+        claims,
         records,
         telemetry: telemetry.clone(),
         resync: cfg.resync,

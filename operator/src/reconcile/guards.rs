@@ -8,7 +8,10 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
+use std::collections::HashSet;
+
 use kube::runtime::controller::Action;
+use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 
 use super::children::TENANT_LABEL;
@@ -17,8 +20,39 @@ use super::error::Result;
 use super::report::{Refusal, refuse};
 use crate::api::Tenant;
 use crate::api::conditions::reasons;
-use crate::plan::claims;
+use crate::plan::claims::ClaimIndex;
 use crate::plan::object::labels;
+
+/// The claim index the reconciler shares.
+pub type SharedClaims = std::sync::Arc<std::sync::Mutex<ClaimIndex>>;
+
+/// An inspector of the Tenant watch that keeps `claims` in step with it. A re-list replaces
+/// the index only once it is complete (tenants not listed again are dropped at its end).
+pub fn indexer(
+    claims: SharedClaims,
+) -> impl FnMut(&std::result::Result<watcher::Event<Tenant>, watcher::Error>) {
+    let mut relisted: Option<HashSet<String>> = None;
+    move |event| {
+        let Ok(event) = event else { return };
+        let mut index = claims.lock().unwrap_or_else(|p| p.into_inner());
+        match event {
+            watcher::Event::Apply(t) => index.upsert(t),
+            watcher::Event::Delete(t) => index.remove(&t.name_any()),
+            watcher::Event::Init => relisted = Some(HashSet::new()),
+            watcher::Event::InitApply(t) => {
+                index.upsert(t);
+                if let Some(seen) = relisted.as_mut() {
+                    seen.insert(t.name_any());
+                }
+            }
+            watcher::Event::InitDone => {
+                if let Some(seen) = relisted.take() {
+                    index.retain(|name| seen.contains(name));
+                }
+            }
+        }
+    }
+}
 
 /// How soon a tenant refused for a conflict checks again.
 pub const CONFLICT_RECHECK: Duration = Duration::from_secs(10);
@@ -44,8 +78,8 @@ pub async fn check(tenant: &Tenant, ctx: &Context, namespace: &str) -> Result<Op
 
 /// Another tenant, older, already names one of this tenant's domains.
 fn domain_conflict(tenant: &Tenant, ctx: &Context) -> Option<Refusal> {
-    let all = ctx.tenants.state();
-    claims::conflict(tenant, all.iter().map(|t| t.as_ref())).map(|err| Refusal {
+    let index = ctx.claims.lock().unwrap_or_else(|p| p.into_inner());
+    index.conflict(tenant).map(|err| Refusal {
         reason: reasons::DOMAIN_CONFLICT,
         message: err.to_string(),
     })
