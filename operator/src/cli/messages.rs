@@ -66,13 +66,11 @@ pub fn humanize(
             message: "no value (null or empty); allowed: a value of this field's type, or leave the field out if it is optional".into(),
         };
     }
-    if let Some(kind) = message.strip_prefix("invalid ") {
-        if let Some(allowed) = allowed_for(kind) {
-            return Shown {
-                field,
-                message: format!("{}allowed: {allowed}", found_part()),
-            };
-        }
+    if let Some(allowed) = message.strip_prefix("invalid ").and_then(allowed_for) {
+        return Shown {
+            field,
+            message: format!("{}allowed: {allowed}", found_part()),
+        };
     }
     if let Some(kind) = message.strip_prefix("expected ") {
         let kind = kind.split(" scalar").next().unwrap_or(kind);
