@@ -47,9 +47,9 @@ pub fn humanize(
             message: format!("key {key} appears twice; a key may appear once in a mapping"),
         };
     }
-    if message.starts_with("budget breached") {
-        let what = if message.contains("Depth") {
-            "nested more than 64 levels deep"
+    if message.starts_with("budget breached") || message.starts_with("recursion limit") {
+        let what = if message.contains("Depth") || message.starts_with("recursion") {
+            "nested too deeply (more than 64 levels)"
         } else {
             "too large for a manifest (too many nodes, aliases or bytes)"
         };
@@ -257,5 +257,7 @@ mod tests {
             "{}",
             s.message
         );
+        let s = humanize("a: 1\n", 1, 1, None, "recursion limit exceeded");
+        assert!(s.message.contains("nested too deeply"), "{}", s.message);
     }
 }

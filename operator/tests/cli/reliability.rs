@@ -116,3 +116,103 @@ fn catalogue_mistakes_are_refused_not_rendered() {
         &["spec.dns.soa", "retry < refresh < expire"],
     );
 }
+
+/// Every message: under 500 bytes, no Rust type or library option.
+fn plain(err: &str) {
+    assert!(err.len() < 500, "{} bytes: {err}", err.len());
+    for leak in [
+        "Option<",
+        "DuplicateKeyPolicy",
+        "budget breached",
+        "Depth {",
+        "WebTarget {",
+        "invalid u8",
+        "invalid u32",
+        "`",
+    ] {
+        assert!(!err.contains(leak), "{leak:?} leaks into: {err}");
+    }
+}
+
+#[test]
+fn parser_messages_say_path_value_and_what_is_allowed() {
+    let tenant = example("minimal.yaml");
+    let missing = fails(
+        "missing.yaml",
+        &tenant.replace("  catalogRef: gironde-numerique\n", ""),
+    );
+    assert_all(
+        &missing,
+        &["missing.yaml:", ": spec: missing field catalogRef"],
+    );
+    assert!(!missing.contains("spec.domain: missing"), "{missing}");
+    plain(&missing);
+
+    let null = fails(
+        "null.yaml",
+        &tenant.replace("displayName:", "displayName: ~\n  x-displayName:"),
+    );
+    assert_all(&null, &["spec.displayName", "no value", "allowed"]);
+    let duplicate = fails(
+        "dup.yaml",
+        &tenant.replace("tier: 500gb", "tier: 500gb\n  tier: 1tb"),
+    );
+    assert_all(&duplicate, &["spec.tier", "key tier appears twice"]);
+    for err in [&null, &duplicate] {
+        plain(err);
+    }
+
+    let deep = format!(
+        "{}  members: {}{}\n",
+        tenant,
+        "[".repeat(20_000),
+        "]".repeat(20_000)
+    );
+    let err = fails("deep.yaml", &deep);
+    assert_all(&err, &["spec.members", "nested too deeply"]);
+    plain(&err);
+    let deep_map = format!(
+        "{}  services: {}1{}\n",
+        tenant,
+        "{a: ".repeat(5_000),
+        "}".repeat(5_000)
+    );
+    let err = fails("deepmap.yaml", &deep_map);
+    plain(&err);
+}
+
+#[test]
+fn catalogue_type_errors_give_the_allowed_range() {
+    let catalog = example("catalog.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "split: {mail: 20,",
+            "split: {mail: 300,",
+            "\"300\"",
+            "a whole number from 0 to 255",
+        ),
+        (
+            "ttl: 3600",
+            "ttl: -5",
+            "\"-5\"",
+            "a whole number from 0 to 4294967295",
+        ),
+        (
+            "webTarget:\n      addresses: [203.0.113.10, \"2001:db8::10\"]",
+            "webTarget:\n      addresses: [203.0.113.10]\n      cname: web.example.fr",
+            "spec.dns.webTarget",
+            "exactly one of addresses and cname",
+        ),
+    ];
+    for (from, to, value, allowed) in cases {
+        assert!(catalog.contains(from), "{from}");
+        let file = dir.path().join("cat.yaml");
+        std::fs::write(&file, catalog.replacen(from, to, 1)).unwrap();
+        let out = run(&["plan", "-f", file.to_str().unwrap()], None);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{to}: {err}");
+        assert_all(&err, &[value, allowed]);
+        plain(&err);
+    }
+}
