@@ -3,6 +3,7 @@
 
 mod harness;
 mod lifecycle;
+mod outages;
 mod reliability;
 mod replicas;
 
