@@ -230,6 +230,13 @@ impl Registry {
             .collect()
     }
 
+    /// Whether some version of the CRD named `crd_name` is served.
+    pub fn serves_crd(&self, crd_name: &str) -> bool {
+        self.defs
+            .values()
+            .any(|d| d.crd.as_deref() == Some(crd_name))
+    }
+
     /// Removes every version served by one CRD.
     pub fn remove_crd(&mut self, crd_name: &str) {
         self.defs.retain(|_, d| d.crd.as_deref() != Some(crd_name));

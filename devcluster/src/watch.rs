@@ -187,6 +187,14 @@ impl Watcher {
     fn poll_store(&mut self) {
         loop {
             let st = self.shared.lock();
+            // The API server ends the watches of a deleted CRD's resources: the client's re-list
+            // then meets the 404.
+            if let Some(crd) = self.def.crd.as_deref()
+                && !st.registry.serves_crd(crd)
+            {
+                self.done = true;
+                return;
+            }
             let batch = st.store.events_since(self.last, 512);
             let current = st.store.rv();
             drop(st);

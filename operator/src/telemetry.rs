@@ -101,6 +101,13 @@ pub struct Metrics {
     tenants: Family<ConditionLabels, Gauge>,
     writes: Family<WriteLabels, Counter>,
     pub tenant: tenants::TenantMetrics,
+    panics: Counter,
+    crds: Family<CrdLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CrdLabels {
+    crd: String,
 }
 
 impl Default for Metrics {
@@ -157,7 +164,21 @@ impl Default for Metrics {
             "Writes the operator sent to the Kubernetes API, by kind",
             writes.clone(),
         );
+        let panics = Counter::default();
+        registry.register(
+            "reconcile_panics",
+            "Tenant reconciliations that panicked (a bug, caught; the tenant shows ReconcileFailed)",
+            panics.clone(),
+        );
+        let crds = Family::<CrdLabels, Gauge>::default();
+        registry.register(
+            "crd_present",
+            "Whether the CustomResourceDefinition is installed, as the operator's watches see it (1) or not (0)",
+            crds.clone(),
+        );
         Self {
+            crds,
+            panics,
             registry: root,
             reconciles,
             errors,
@@ -188,6 +209,11 @@ impl Metrics {
                 error: error.to_owned(),
             })
             .inc();
+    }
+
+    /// One reconciliation panicked.
+    pub fn panicked(&self) {
+        self.panics.inc();
     }
 
     /// One write of `kind` was sent to the API server.
@@ -253,6 +279,8 @@ impl Metrics {
 #[derive(Default)]
 pub struct Health {
     ready: AtomicBool,
+    /// CRDs the watches found missing (see `reconcile::crds`): not ready while any is.
+    missing_crds: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Health {
@@ -263,6 +291,11 @@ impl Health {
 
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
+            && self
+                .missing_crds
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty()
     }
 }
 
@@ -283,6 +316,36 @@ impl Telemetry {
             metrics: Arc::new(Metrics::default()),
             health: Arc::new(Health::default()),
             refresh: Arc::new(std::sync::RwLock::new(Arc::new(|| {}))),
+        }
+    }
+
+    /// Whether `crd` was last seen installed.
+    pub fn crd_present(&self, crd: &str) -> bool {
+        !self
+            .health
+            .missing_crds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(crd)
+    }
+
+    /// Records whether `crd` is installed; returns whether that changed.
+    pub fn set_crd_present(&self, crd: &str, present: bool) -> bool {
+        self.metrics
+            .crds
+            .get_or_create(&CrdLabels {
+                crd: crd.to_owned(),
+            })
+            .set(i64::from(present));
+        let mut missing = self
+            .health
+            .missing_crds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if present {
+            missing.remove(crd)
+        } else {
+            missing.insert(crd.to_owned())
         }
     }
 

@@ -200,7 +200,7 @@ pub struct CatalogDns {
     /// Mailbox of the zone's administrator, e.g. `hostmaster@gironde-numerique.fr`.
     #[schemars(
         length(min = 3, max = 253),
-        regex(pattern = r"^[A-Za-z0-9._+-]+@([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$")
+        regex(pattern = super::patterns::MAILBOX)
     )]
     pub hostmaster: String,
     /// Default TTL of records, seconds.
@@ -214,7 +214,7 @@ pub struct CatalogDns {
     pub web_target: WebTarget,
     /// Certificate authorities allowed to issue for the domains (CAA `issue`).
     #[serde(default = "default_caa")]
-    #[schemars(length(max = 10))]
+    #[schemars(length(max = 10), inner(length(min = 3, max = 253), regex(pattern = super::patterns::ISSUER)))]
     pub caa_issuers: Vec<String>,
     /// DMARC policy published for every domain.
     #[serde(default)]

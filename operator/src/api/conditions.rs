@@ -41,4 +41,14 @@ pub mod reasons {
     pub const DKIM_KEY_PENDING: &str = "DkimKeyPending";
     /// The tenant is being deleted.
     pub const DELETING: &str = "Deleting";
+    /// The operator failed on this tenant (a bug, caught): the message has the panic.
+    pub const RECONCILE_FAILED: &str = "ReconcileFailed";
+    /// A domain of the tenant is already claimed by an older tenant (message names it).
+    pub const DOMAIN_CONFLICT: &str = "DomainConflict";
+    /// The tenant's namespace exists and does not belong to it (message names it).
+    pub const NAMESPACE_CONFLICT: &str = "NamespaceConflict";
+    /// A reconcile is under way or being retried after a failure.
+    pub const RECONCILING: &str = "Reconciling";
+    /// The last reconcile applied the whole plan.
+    pub const RECONCILED: &str = "Reconciled";
 }

@@ -23,8 +23,17 @@ pub const DATE: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
 pub const STORAGE_QUANTITY: &str = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$";
 
 /// An image repository without tag or digest (`docker.io/library/nginx`, `mailserver/docker-mailserver`).
+/// A registry port is only allowed before a path (`registry.example:5000/mail`): `redis:7` is
+/// a tag, which belongs in `tag`.
 pub const IMAGE_REPOSITORY: &str =
-    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*$";
+    r"^[a-z0-9]+([._-][a-z0-9]+)*((:[0-9]+)?(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)+)?$";
+
+/// The hostmaster mailbox: a local part that can be one DNS label (the SOA RNAME), `@`, a host.
+pub const MAILBOX: &str =
+    r"^[A-Za-z0-9_-]{1,63}@([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]([-a-z0-9]*[a-z0-9])?$";
+
+/// A CAA issuer domain (`letsencrypt.org`).
+pub const ISSUER: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]([-a-z0-9]*[a-z0-9])?$";
 
 /// An image tag: pinned versions only in practice, `latest` is refused by the plan.
 pub const IMAGE_TAG: &str = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$";
@@ -34,3 +43,8 @@ pub const MAX_TENANT_NAME: usize = 54;
 
 /// Member names end up in object names and share names; keep room for prefixes.
 pub const MAX_MEMBER_NAME: usize = 40;
+
+/// Longest domain (ASCII form) the plan accepts: 253 less the longest prefix it adds to a
+/// domain (`mutualis._domainkey.`); the plan checks the same bound after IDNA, and a unit test
+/// ties this number to the plan's own list of prefixes.
+pub const MAX_DOMAIN: usize = 233;

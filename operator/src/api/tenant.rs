@@ -60,7 +60,7 @@ pub struct TenantSpec {
     #[schemars(length(min = 1, max = 200))]
     pub display_name: String,
     /// The subscriber's primary domain; Unicode allowed (stored as IDNA in DNS).
-    #[schemars(length(min = 3, max = 253), regex(pattern = super::patterns::DOMAIN))]
+    #[schemars(length(min = 3, max = super::patterns::MAX_DOMAIN), regex(pattern = super::patterns::DOMAIN))]
     pub domain: String,
     /// Member communes served through this subscription; each gets a mail domain, a website,
     /// a DNS zone and a NAS share.
@@ -96,7 +96,7 @@ pub struct Member {
     #[schemars(length(min = 1, max = 200))]
     pub display_name: String,
     /// The commune's own domain; Unicode allowed.
-    #[schemars(length(min = 3, max = 253), regex(pattern = super::patterns::DOMAIN))]
+    #[schemars(length(min = 3, max = super::patterns::MAX_DOMAIN), regex(pattern = super::patterns::DOMAIN))]
     pub domain: String,
 }
 

@@ -135,11 +135,13 @@ fn progress(line: &str) {
 /// operator reported any.
 pub fn services_ready(t: &Tenant) -> Option<(usize, usize)> {
     let conditions = &t.status.as_ref()?.conditions;
+    // The services' own conditions, not Ready, Valid or Progressing.
     let services: Vec<_> = conditions
         .iter()
         .filter(|c| {
-            c.type_ != conditions::READY
-                && c.type_ != conditions::VALID
+            crate::api::Service::ALL
+                .iter()
+                .any(|s| s.ready_condition() == c.type_)
                 && c.reason != conditions::reasons::DISABLED
         })
         .collect();
@@ -341,8 +343,11 @@ pub async fn run(args: DevArgs) -> Result<(), DevError> {
         super::run::shutdown_signal().await;
     }
     stop_tx.send_replace(true);
-    if let Ok(Ok(Err(err))) = tokio::time::timeout(Duration::from_secs(10), operator).await {
-        return Err(err.into());
+    match tokio::time::timeout(Duration::from_secs(10), operator).await {
+        Ok(Ok(Err(err))) => return Err(err.into()),
+        // Reconcile panics are caught per tenant; one elsewhere is reported, not unwrapped.
+        Ok(Err(join)) => eprintln!("mutualis dev: the operator task failed: {join}"),
+        _ => {}
     }
     cluster.shutdown().await;
     outcome.map(|_| ())

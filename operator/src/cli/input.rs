@@ -301,13 +301,14 @@ fn parse<T: serde::de::DeserializeOwned>(doc: &str, origin: &Origin) -> Result<T
             .to_owned();
         let file_line = origin.line + line - 1;
         let text = doc.lines().nth(line.saturating_sub(1)).unwrap_or_default();
-        let snippet = format!("{file_line:>5} | {text}\n      | {:>column$}", "^");
+        let snippet = super::messages::snippet(file_line, text, column);
+        let shown = super::messages::humanize(doc, line, column, path_at(doc, line), &message);
         CliError::Yaml {
             source_name: origin.source.clone(),
             line: file_line,
             column,
-            field: path_at(doc, line),
-            message,
+            field: shown.field,
+            message: shown.message,
             snippet,
         }
     })

@@ -8,6 +8,7 @@ pub mod dev;
 pub mod diff;
 pub mod error;
 pub mod input;
+mod messages;
 pub mod plan;
 pub mod render;
 pub mod run;
@@ -34,6 +35,7 @@ pub enum Format {
 /// Validates every tenant of `manifests` against its catalogue, in input order. All tenants
 /// are validated before anything is printed, so bad input never yields partial output.
 pub fn validate_all(manifests: &Manifests) -> Result<Vec<ValidatedTenant>, CliError> {
+    let claims = crate::plan::claims::ClaimIndex::of(manifests.tenants.iter().map(|(_, t, _)| t));
     manifests
         .tenants
         .iter()
@@ -60,7 +62,13 @@ pub fn validate_all(manifests: &Manifests) -> Result<Vec<ValidatedTenant>, CliEr
                         .collect(),
                 })
             })?;
-            crate::plan::validate(tenant, catalog).map_err(fail)
+            let valid = crate::plan::validate(tenant, catalog).map_err(fail)?;
+            // Two tenants of the input naming one domain: the later (by name) is refused, as
+            // the operator would refuse it.
+            match claims.conflict(tenant) {
+                Some(conflict) => Err(fail(conflict)),
+                None => Ok(valid),
+            }
         })
         .collect()
 }

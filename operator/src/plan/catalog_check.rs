@@ -9,6 +9,7 @@ use crate::api::{CatalogDns, ServiceCatalog};
 
 use super::domain::{invalid, parse_domain};
 use super::error::PlanError;
+use super::hosts::{MAX_LABEL, MAX_NAME};
 use super::quantity::parse_bytes;
 
 /// Checks what the CRD schema cannot (quantities parse, splits fit, addresses parse) and
@@ -68,6 +69,10 @@ pub fn validate_catalog(catalog: &ServiceCatalog) -> Result<Vec<String>, PlanErr
         }
     }
     for (service, image) in spec.images.named() {
+        check_repository(
+            &at(format!("spec.images.{service}.repository")),
+            &image.repository,
+        )?;
         if image.tag == "latest" || image.tag.is_empty() {
             return Err(invalid(
                 &at(format!("spec.images.{service}.tag")),
@@ -97,24 +102,21 @@ fn validate_dns(dns: &CatalogDns, at: &dyn Fn(String) -> String) -> Result<Vec<S
         )?;
         servers.push(format!("{}.", d.ascii));
     }
-    if dns
-        .hostmaster
-        .split_once('@')
-        .is_none_or(|(local, host)| local.is_empty() || host.is_empty())
-    {
-        return Err(invalid(
-            &at("spec.dns.hostmaster".into()),
-            &dns.hostmaster,
-            "is not a mailbox",
-            "an address such as hostmaster@example.fr",
-        ));
+    validate_hostmaster(&dns.hostmaster, &at("spec.dns.hostmaster".into()))?;
+    for (i, issuer) in dns.caa_issuers.iter().enumerate() {
+        parse_domain(&at(format!("spec.dns.caaIssuers[{i}]")), issuer)?;
     }
+    check_timers(dns, at)?;
     let target = &dns.web_target;
     match (&target.cname, target.addresses.is_empty()) {
         (Some(_), false) | (None, true) => {
             return Err(invalid(
                 &at("spec.dns.webTarget".into()),
-                &format!("{target:?}"),
+                &format!(
+                    "cname={:?} addresses={:?}",
+                    target.cname.as_deref().unwrap_or(""),
+                    target.addresses
+                ),
                 "must set exactly one of addresses and cname",
                 "addresses: [203.0.113.10] or cname: ingress.example.fr",
             ));
@@ -139,4 +141,103 @@ fn validate_dns(dns: &CatalogDns, at: &dyn Fn(String) -> String) -> Result<Vec<S
         }
     }
     Ok(servers)
+}
+
+/// The hostmaster mailbox becomes the SOA's RNAME `local.host.`: the local part is one DNS
+/// label (no dot, at most 63 characters) and the host a valid domain.
+fn validate_hostmaster(value: &str, field: &str) -> Result<(), PlanError> {
+    let allowed = "an address such as hostmaster@example.fr: a local part of 1 to 63 letters, digits, '-' or '_' (no dot), '@', a domain";
+    let Some((local, host)) = value.split_once('@') else {
+        return Err(invalid(field, value, "is not a mailbox (no '@')", allowed));
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= MAX_LABEL
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !local_ok {
+        return Err(invalid(
+            field,
+            value,
+            "has a local part that cannot be a DNS label",
+            allowed,
+        ));
+    }
+    let host = parse_domain(field, host)?;
+    if local.len() + 1 + host.ascii.len() > MAX_NAME {
+        return Err(invalid(
+            field,
+            value,
+            "is too long for the SOA record",
+            &format!("at most {MAX_NAME} characters in ASCII form"),
+        ));
+    }
+    Ok(())
+}
+
+/// A repository names no tag and no digest: `tag` does (`redis:7` would render `redis:7:8.2.2`).
+/// A registry port (`registry.example:5000/mail`) sits before a `/`, a tag after the last one.
+fn check_repository(field: &str, repository: &str) -> Result<(), PlanError> {
+    let last = repository.rsplit('/').next().unwrap_or(repository);
+    let allowed = "a repository without tag or digest, such as docker.io/library/redis; the version goes in tag";
+    if repository.contains('@') || last.contains(':') {
+        return Err(invalid(
+            field,
+            repository,
+            "carries a tag or digest",
+            allowed,
+        ));
+    }
+    let chars_ok = repository
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:".contains(&b));
+    if repository.is_empty()
+        || !chars_ok
+        || repository.starts_with('/')
+        || repository.ends_with('/')
+        || repository.contains("//")
+    {
+        return Err(invalid(
+            field,
+            repository,
+            "is not an image repository",
+            allowed,
+        ));
+    }
+    Ok(())
+}
+
+/// TTLs and SOA timers as the CRD bounds them (RFC 1912): a catalogue read offline meets the
+/// same rules as one the API server admitted.
+fn check_timers(dns: &CatalogDns, at: &dyn Fn(String) -> String) -> Result<(), PlanError> {
+    let s = &dns.soa;
+    let ranges = [
+        ("spec.dns.ttl", dns.ttl, 60, 604_800),
+        ("spec.dns.soa.refresh", s.refresh, 60, 2_419_200),
+        ("spec.dns.soa.retry", s.retry, 60, 2_419_200),
+        ("spec.dns.soa.expire", s.expire, 3600, 4_838_400),
+        ("spec.dns.soa.minimum", s.minimum, 60, 86_400),
+    ];
+    for (field, value, min, max) in ranges {
+        if !(min..=max).contains(&value) {
+            return Err(invalid(
+                &at(field.into()),
+                &value.to_string(),
+                "is out of range",
+                &format!("{min} to {max} seconds"),
+            ));
+        }
+    }
+    if !(s.retry < s.refresh && s.refresh < s.expire) {
+        return Err(invalid(
+            &at("spec.dns.soa".into()),
+            &format!(
+                "refresh={} retry={} expire={}",
+                s.refresh, s.retry, s.expire
+            ),
+            "has its timers out of order",
+            "retry < refresh < expire",
+        ));
+    }
+    Ok(())
 }

@@ -1,6 +1,18 @@
 //! Domains and dates as people write them, checked the way DNS and calendars need.
 
 use super::error::PlanError;
+use super::hosts::{MAX_LABEL, MAX_NAME};
+
+/// How much of a value a message repeats: enough to recognise it, never a wall of text.
+const SHOWN: usize = 80;
+
+/// `value`, cut to its first 80 characters with an ellipsis and the full length when longer.
+pub fn shorten(value: &str) -> String {
+    match value.char_indices().nth(SHOWN) {
+        None => value.to_owned(),
+        Some((end, _)) => format!("{}… ({} characters)", &value[..end], value.chars().count()),
+    }
+}
 
 /// A domain as written (Unicode, lower case) and as DNS carries it (IDNA ASCII).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +28,7 @@ pub struct Domain {
 pub fn parse_domain(field: &str, value: &str) -> Result<Domain, PlanError> {
     let bad = |reason: &str| PlanError::InvalidDomain {
         field: field.to_owned(),
-        value: value.to_owned(),
+        value: shorten(value),
         reason: reason.to_owned(),
     };
     if value.is_empty() {
@@ -34,8 +46,11 @@ pub fn parse_domain(field: &str, value: &str) -> Result<Domain, PlanError> {
     if labels.len() < 2 {
         return Err(bad("needs at least two labels"));
     }
-    if labels.iter().any(|l| l.is_empty() || l.len() > 63) {
-        return Err(bad("empty or over-long label"));
+    if labels.iter().any(|l| l.is_empty() || l.len() > MAX_LABEL) {
+        return Err(bad("empty label or a label over 63 characters"));
+    }
+    if ascii.len() > MAX_NAME {
+        return Err(bad("over 253 characters in ASCII (IDNA) form"));
     }
     if labels[labels.len() - 1].bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad("the top-level label is numeric"));
@@ -70,7 +85,7 @@ pub(super) fn is_calendar_date(s: &str) -> bool {
 pub(super) fn invalid(field: &str, value: &str, problem: &str, allowed: &str) -> PlanError {
     PlanError::InvalidValue {
         field: field.to_owned(),
-        value: value.to_owned(),
+        value: shorten(value),
         problem: problem.to_owned(),
         allowed: allowed.to_owned(),
     }

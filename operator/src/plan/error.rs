@@ -65,6 +65,16 @@ pub enum PlanError {
     )]
     UnderivableName { field: String, display_name: String },
 
+    #[error(
+        "{field}: domain {value:?} is already claimed by Tenant {other:?} ({other_field}), which came first; a domain belongs to one tenant: remove it here, or from Tenant {other:?} first"
+    )]
+    DomainConflict {
+        field: String,
+        value: String,
+        other: String,
+        other_field: String,
+    },
+
     #[error("{field}: {value:?} {problem}; allowed: {allowed}")]
     InvalidValue {
         field: String,
@@ -80,6 +90,7 @@ impl PlanError {
         match self {
             PlanError::CatalogNotFound { .. } => reasons::CATALOG_NOT_FOUND,
             PlanError::UnknownTier { .. } => reasons::TIER_NOT_FOUND,
+            PlanError::DomainConflict { .. } => reasons::DOMAIN_CONFLICT,
             _ => reasons::INVALID_SPEC,
         }
     }
@@ -94,6 +105,7 @@ impl PlanError {
             | PlanError::DuplicateMember { field, .. }
             | PlanError::InvalidName { field, .. }
             | PlanError::UnderivableName { field, .. }
+            | PlanError::DomainConflict { field, .. }
             | PlanError::InvalidValue { field, .. } => Some(field),
         }
     }
@@ -109,6 +121,7 @@ impl PlanError {
             PlanError::InvalidName { .. } => "invalid_name",
             PlanError::UnderivableName { .. } => "underivable_name",
             PlanError::InvalidValue { .. } => "invalid_value",
+            PlanError::DomainConflict { .. } => "domain_conflict",
         }
     }
 }

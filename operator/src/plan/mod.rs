@@ -9,8 +9,10 @@
 mod build;
 mod builders;
 mod catalog_check;
+pub mod claims;
 pub(crate) mod domain;
 pub mod error;
+pub mod hosts;
 mod inputs;
 pub mod kinds;
 pub(crate) mod names;

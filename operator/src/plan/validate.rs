@@ -14,6 +14,7 @@ pub use super::catalog_check::validate_catalog;
 pub use super::domain::{Domain, parse_domain};
 use super::domain::{invalid, is_calendar_date};
 use super::error::PlanError;
+use super::hosts::check_derived;
 use super::names::{derive_name, is_dns_label};
 use super::quantity::parse_bytes;
 use super::services::volumes_of;
@@ -165,6 +166,7 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
         ));
     }
     let domain = parse_domain("spec.domain", &spec.domain)?;
+    check_derived("spec.domain", &domain.ascii, true)?;
     let mut seen_domains: BTreeMap<String, String> = BTreeMap::new();
     seen_domains.insert(domain.ascii.clone(), "spec.domain".into());
     // The tenant's own NAS share and user carry its name: members cannot take it.
@@ -176,6 +178,7 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
     for (i, m) in spec.members.iter().enumerate() {
         let field = format!("spec.members[{i}]");
         let member_domain = parse_domain(&format!("{field}.domain"), &m.domain)?;
+        check_derived(&format!("{field}.domain"), &member_domain.ascii, false)?;
         if let Some(first) =
             seen_domains.insert(member_domain.ascii.clone(), format!("{field}.domain"))
         {

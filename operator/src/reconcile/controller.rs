@@ -73,6 +73,10 @@ pub struct Context {
     pub client: Client,
     pub children: Children,
     pub catalogs: Store<ServiceCatalog>,
+    /// Every Tenant, for what one tenant may not take from another (see `guards`).
+    pub tenants: Store<Tenant>,
+    /// Every Tenant's domains, kept up to date by the Tenant watch (see `guards`).
+    pub claims: super::guards::SharedClaims,
     pub recorder: Recorder,
     pub records: Arc<AppliedRecords>,
     pub telemetry: Telemetry,
@@ -84,11 +88,12 @@ pub struct Context {
     /// Background generation of DKIM keys.
     pub dkim_keys: Arc<super::keygen::DkimKeys>,
     /// Consecutive failures per tenant, for the retry delay.
-    pub failures: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    pub backoff: super::backoff::Backoff,
 }
 
 impl Context {
     pub fn wrote(&self, kind: &str) {
+        super::backoff::wrote();
         self.telemetry.metrics.wrote(kind);
     }
 }
@@ -108,27 +113,22 @@ pub enum RunError {
 
 fn error_policy(tenant: Arc<Tenant>, err: &Error, ctx: Arc<Context>) -> Action {
     let name = tenant.name_any();
-    let n = {
-        let mut failures = ctx.failures.lock().expect("failures lock");
-        let n = failures.entry(name.clone()).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
-    };
     let category = err.category();
     ctx.telemetry.metrics.failed(category.label(), err.label());
-    // 1 s, 2 s, 4 s ... capped at 5 minutes; a rejected request starts higher.
-    let base = match category {
-        super::error::Category::Transient => 1u64,
-        super::error::Category::Rejected => 30,
-    };
-    let delay = base.saturating_mul(1 << n.min(9)).min(300);
-    tracing::warn!(tenant = %name, error = %err, category = category.label(), retry_in_s = delay, "reconcile failed");
-    Action::requeue(Duration::from_secs(delay))
+    // Recorded by `reconcile`, which knows whether the failed attempt made progress.
+    let delay = ctx.backoff.current(&name);
+    tracing::warn!(tenant = %name, error = %err, category = category.label(), retry_in_s = delay.as_secs(), failures = ctx.backoff.failures(&name), "reconcile failed");
+    Action::requeue(delay)
 }
 
 async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
-    let result = super::tenant::reconcile(tenant.clone(), ctx.clone()).await;
+    let (result, writes) = super::backoff::count_writes(super::panics::guarded(
+        tenant.clone(),
+        ctx.clone(),
+        super::tenant::reconcile(tenant.clone(), ctx.clone()),
+    ))
+    .await;
     tracing::debug!(tenant = %tenant.name_any(), ok = result.is_ok(), "reconcile returned");
     let outcome = match &result {
         Err(_) => "error",
@@ -136,11 +136,18 @@ async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Err
         Ok(_) => "ok",
     };
     ctx.telemetry.metrics.reconciled(outcome, started.elapsed());
-    if result.is_ok() {
-        ctx.failures
-            .lock()
-            .expect("failures lock")
-            .remove(&tenant.name_any());
+    match &result {
+        Ok(_) => ctx.backoff.succeeded(&tenant.name_any()),
+        Err(err) => {
+            // An attempt that wrote objects moved the tenant forward: not a reason to wait longer.
+            ctx.backoff
+                .failed(&tenant.name_any(), err.category(), writes > 0);
+            if tenant.metadata.deletion_timestamp.is_none()
+                && let Err(report) = super::backoff::report_retrying(&tenant, &ctx, err).await
+            {
+                tracing::debug!(tenant = %tenant.name_any(), error = %report, "could not report Progressing");
+            }
+        }
     }
     result
 }
@@ -218,6 +225,11 @@ pub async fn run(
         // Without election this replica is the only one: it leads.
         crate::telemetry::set_leading(true);
     }
+    // Every write of the controller is fenced by the lease; the elector keeps its own client.
+    let guard = elector
+        .as_ref()
+        .map_or_else(super::leader::LeaderGuard::unfenced, LeaderElector::guard);
+    let client = super::fence::fenced(client, guard);
 
     let records = Arc::new(AppliedRecords::default());
     let (children, triggers) = Children::new(&client, &records);
@@ -227,17 +239,29 @@ pub async fn run(
         watcher::Config::default(),
     )
     .default_backoff()
+    .inspect(super::crds::observer(
+        super::crds::CATALOGS,
+        telemetry.clone(),
+        Some(client.clone()),
+    ))
     .reflect(catalog_writer)
     .touched_objects();
 
     // Tenants trigger on what asks for work: spec (generation), finalizers and deletion. Their
     // status, written by this operator, does not: that would reconcile every tenant once more.
     let (tenants_reader, tenants_writer) = reflector::store::<Tenant>();
+    let claims = super::guards::SharedClaims::default();
     let tenant_events = watcher(
         Api::<Tenant>::all(client.clone()),
         watcher::Config::default(),
     )
     .default_backoff()
+    .inspect(super::crds::observer(
+        super::crds::TENANTS,
+        telemetry.clone(),
+        Some(client.clone()),
+    ))
+    .inspect(super::guards::indexer(claims.clone()))
     .reflect(tenants_writer)
     .applied_objects()
     .predicate_filter(tenant_trigger, Default::default());
@@ -278,10 +302,12 @@ pub async fn run(
         client,
         children: children.clone(),
         catalogs: catalogs.clone(),
+        tenants: tenants.clone(),
+        claims,
         records,
         telemetry: telemetry.clone(),
         resync: cfg.resync,
-        failures: Default::default(),
+        backoff: Default::default(),
         dkim_keys,
         pruned: Default::default(),
         last_status: Default::default(),

@@ -4,6 +4,7 @@
 //! lease duration *as observed locally* (never comparing clocks across machines), renews it every
 //! retry period, and gives up leading when it could not renew within the renew deadline.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -45,6 +46,60 @@ pub struct LeaderElector {
     identity: String,
     timing: LeaseTiming,
     observed: Mutex<Option<Observed>>,
+    guard: Arc<LeaderGuard>,
+}
+
+/// Whether this replica may still write: the lease it holds, counted from the moment its last
+/// successful renewal was *sent*, has not run out its renew deadline (a third of the lease
+/// before it expires, the margin for clocks and slow requests). A process paused past that
+/// (SIGSTOP, a long GC, a frozen VM) finds its writes refused until it has renewed again.
+#[derive(Debug)]
+pub struct LeaderGuard {
+    window: Option<Duration>,
+    valid_until: std::sync::Mutex<Option<Instant>>,
+}
+
+impl LeaderGuard {
+    /// A guard that always allows: no leader election (a single replica, `mutualis dev`).
+    pub fn unfenced() -> Arc<Self> {
+        Arc::new(Self {
+            window: None,
+            valid_until: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// A guard that allows writes for `window` after each renewal, none before the first.
+    pub fn new(window: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            window: Some(window),
+            valid_until: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// A renewal sent at `sent` succeeded.
+    pub fn renewed(&self, sent: Instant) {
+        if let Some(window) = self.window {
+            let mut until = self.valid_until.lock().unwrap_or_else(|p| p.into_inner());
+            *until = Some(until.map_or(sent + window, |u| u.max(sent + window)));
+        }
+    }
+
+    /// Leadership is lost or given up: no write from now on.
+    pub fn revoke(&self) {
+        *self.valid_until.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Whether a write may go out now.
+    pub fn may_write(&self) -> bool {
+        match self.window {
+            None => true,
+            Some(_) => self
+                .valid_until
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some_and(|u| Instant::now() < u),
+        }
+    }
 }
 
 impl LeaderElector {
@@ -61,7 +116,13 @@ impl LeaderElector {
             identity: identity.to_owned(),
             timing,
             observed: Mutex::new(None),
+            guard: LeaderGuard::new(timing.renew_deadline),
         }
+    }
+
+    /// The guard the write path checks (see [`LeaderGuard`]).
+    pub fn guard(&self) -> Arc<LeaderGuard> {
+        self.guard.clone()
     }
 
     pub fn identity(&self) -> &str {
@@ -74,8 +135,10 @@ impl LeaderElector {
         // Said once per holder: a standby's log is not a line every retry period.
         let mut announced: Option<String> = None;
         loop {
+            let sent = Instant::now();
             match self.try_acquire_or_renew().await {
                 Ok(true) => {
+                    self.guard.renewed(sent);
                     tracing::info!(lease = %self.name, identity = %self.identity, "became leader");
                     crate::telemetry::set_leading(true);
                     return;
@@ -111,15 +174,21 @@ impl LeaderElector {
         let mut last_renewal = Instant::now();
         loop {
             tokio::time::sleep(self.timing.retry_period).await;
+            let sent = Instant::now();
             match self.try_acquire_or_renew().await {
-                Ok(true) => last_renewal = Instant::now(),
+                Ok(true) => {
+                    last_renewal = Instant::now();
+                    self.guard.renewed(sent);
+                }
                 Ok(false) => {
+                    self.guard.revoke();
                     tracing::error!(lease = %self.name, "lease taken by another replica");
                     return;
                 }
                 Err(err) => tracing::warn!(%err, lease = %self.name, "lease renewal failed"),
             }
             if last_renewal.elapsed() > self.timing.renew_deadline {
+                self.guard.revoke();
                 tracing::error!(lease = %self.name, "could not renew the lease within the deadline");
                 return;
             }
@@ -129,6 +198,7 @@ impl LeaderElector {
     /// Gives the lease up on a graceful shutdown, so that a standby takes over without waiting
     /// for it to expire.
     pub async fn release(&self) {
+        self.guard.revoke();
         let Ok(Some(mut lease)) = self.api.get_opt(&self.name).await else {
             return;
         };

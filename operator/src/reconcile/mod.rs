@@ -3,15 +3,20 @@
 //! the deletion policy. Everything it decides from is in its caches; only writes go to the API.
 
 pub mod apply;
+pub mod backoff;
 pub mod children;
 pub mod cleanup;
 pub mod compact;
 pub mod controller;
+pub mod crds;
 pub mod credentials;
 pub mod error;
+pub mod fence;
+pub mod guards;
 pub mod inputs;
 pub mod keygen;
 pub mod leader;
+pub mod panics;
 pub mod report;
 pub mod secrets;
 pub mod status;

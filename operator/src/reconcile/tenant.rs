@@ -72,6 +72,9 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         }
     };
     let namespace = validated.namespace().to_owned();
+    if let Some(action) = super::guards::check(tenant, ctx, &namespace).await? {
+        return Ok(action);
+    }
     // A first plan names the objects whose state the real inputs come from.
     let mut inputs = inputs::observe(ctx, &namespace, None);
     let mut plan = plan::build(&validated, &inputs);
@@ -122,6 +125,7 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         ),
     ];
     all.extend(verdicts);
+    all.push(super::backoff::done());
     let known = known_status(tenant, ctx);
     let desired = TenantStatus {
         observed_generation: tenant.metadata.generation,
@@ -223,7 +227,10 @@ async fn realize(
         namespace: Some(s.namespace.clone()),
         name: s.name.clone(),
     }));
-    let delete_data = tenant.spec.deletion_policy == crate::api::DeletionPolicy::Delete;
+    // A switched-off service keeps its volumes and credentials whatever the deletion policy:
+    // switching it back on finds the data again. Only the Tenant's deletion under
+    // `deletionPolicy: Delete` removes data (see `cleanup`).
+    let delete_data = false;
     // Pruning scans the caches; it is needed only when the set of planned objects changed since
     // this process last pruned the tenant (always on the first reconcile after a start).
     let fingerprint = {

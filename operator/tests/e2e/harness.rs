@@ -157,6 +157,16 @@ impl Env {
 
     /// Starts `mutualis run` against this cluster.
     pub fn operator(&self, identity: &str, extra: &[&str]) -> Operator {
+        self.operator_with_env(identity, extra, &[])
+    }
+
+    /// Starts `mutualis run` with extra environment variables (e.g. the test hooks).
+    pub fn operator_with_env(
+        &self,
+        identity: &str,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Operator {
         let http = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mutualis"));
         cmd.arg("run")
@@ -169,6 +179,7 @@ impl Env {
             .args(extra)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("RUST_LOG", "info,kube=warn,mutualis::reconcile=debug")
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(
@@ -284,8 +295,13 @@ impl Operator {
 
     /// GETs a path of the health and metrics server; `None` if it does not answer.
     pub async fn http_get(&self, path: &str) -> Option<(u16, String)> {
+        Self::probe(self.http, path).await
+    }
+
+    /// GETs `path` of a health and metrics server at `http`.
+    pub async fn probe(http: SocketAddr, path: &str) -> Option<(u16, String)> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(self.http).await.ok()?;
+        let mut stream = tokio::net::TcpStream::connect(http).await.ok()?;
         let request =
             format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.ok()?;

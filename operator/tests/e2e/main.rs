@@ -4,6 +4,8 @@
 mod day2;
 mod harness;
 mod lifecycle;
+mod outages;
+mod reliability;
 mod replicas;
 
 use std::collections::BTreeMap;

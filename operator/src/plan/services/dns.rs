@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::{Container, PodSpec};
 use super::{Ctx, Out};
 use crate::api::Service;
 use crate::plan::builders::{config_hash, config_map, config_volume, deployment, service};
+use crate::plan::hosts;
 use crate::plan::network::{Allow, Peer, PodsOf, Port, Protocol};
 use crate::plan::object::selector;
 use crate::plan::security::{http_probe, mount, pod, resources, restricted};
@@ -48,7 +49,7 @@ fn zones(ctx: &Ctx<'_>, notes: &mut Vec<String>) -> Vec<ZoneFile> {
     let dns = &t.catalog().dns;
     let soa = SoaValues {
         primary: fqdn(&t.name_servers()[0]),
-        mailbox: fqdn(&dns.hostmaster.replacen('@', ".", 1)),
+        mailbox: fqdn(&hosts::soa_mailbox(&dns.hostmaster)),
         refresh: dns.soa.refresh,
         retry: dns.soa.retry,
         expire: dns.soa.expire,
@@ -133,16 +134,16 @@ fn records(ctx: &Ctx<'_>, shared: &Shared, d: &Domain, primary: bool) -> Vec<Rec
     let services = t.services();
     if services.is_on(Service::Website) {
         web(&mut r, apex.clone(), true);
-        web(&mut r, sub("www", &d.ascii), false);
+        web(&mut r, sub(hosts::WWW, &d.ascii), false);
     }
     if services.is_on(Service::Collaboration) && primary {
-        web(&mut r, sub("cloud", &d.ascii), false);
+        web(&mut r, sub(hosts::CLOUD, &d.ascii), false);
     }
     if services.is_on(Service::Mail) {
         r.push(mx(&apex, ttl, 10, &shared.mail_host));
         r.push(txt(apex.clone(), ttl, "v=spf1 mx -all"));
         r.push(txt(
-            sub("_dmarc", &d.ascii),
+            sub(hosts::DMARC, &d.ascii),
             ttl,
             &format!(
                 "v=DMARC1; p={}; rua=mailto:dmarc-reports@{}",
@@ -152,14 +153,14 @@ fn records(ctx: &Ctx<'_>, shared: &Shared, d: &Domain, primary: bool) -> Vec<Rec
         ));
         if let Some(key) = &ctx.inputs.dkim {
             r.push(txt(
-                sub(&format!("{}._domainkey", key.selector), &d.ascii),
+                sub(&hosts::dkim_label(&key.selector), &d.ascii),
                 ttl,
                 &format!("v=DKIM1; k={}; p={}", key.algorithm, key.public_key_base64),
             ));
         }
         if primary {
             for ip in &ctx.inputs.mail_addresses {
-                r.push(address(sub("mail", &d.ascii), ttl, *ip));
+                r.push(address(sub(hosts::MAIL, &d.ascii), ttl, *ip));
             }
         }
     } else {
@@ -170,7 +171,7 @@ fn records(ctx: &Ctx<'_>, shared: &Shared, d: &Domain, primary: bool) -> Vec<Rec
             RData::MX(MX::new(0, Name::root())),
         ));
         r.push(txt(apex.clone(), ttl, "v=spf1 -all"));
-        r.push(txt(sub("_dmarc", &d.ascii), ttl, "v=DMARC1; p=reject"));
+        r.push(txt(sub(hosts::DMARC, &d.ascii), ttl, "v=DMARC1; p=reject"));
     }
     r
 }

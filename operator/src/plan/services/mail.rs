@@ -86,7 +86,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
     // RFC 2142 mailboxes of each domain to the tenant's postmaster.
     let mut aliases = String::new();
     for d in t.domains() {
-        for local in ["postmaster", "abuse", "hostmaster", "dmarc-reports"] {
+        for local in crate::plan::hosts::MAILBOXES {
             let address = format!("{local}@{}", d.ascii);
             if address != postmaster {
                 let _ = writeln!(aliases, "{address} {postmaster}");

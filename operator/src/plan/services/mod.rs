@@ -78,12 +78,12 @@ impl Ctx<'_> {
 
     /// `mail.<tenant domain>`, the MX and IMAP/submission host of every domain.
     pub fn mail_host(&self) -> String {
-        format!("mail.{}", self.tenant.domain().ascii)
+        crate::plan::hosts::under(crate::plan::hosts::MAIL, &self.tenant.domain().ascii)
     }
 
     /// `cloud.<tenant domain>`, the collaborative space.
     pub fn cloud_host(&self) -> String {
-        format!("cloud.{}", self.tenant.domain().ascii)
+        crate::plan::hosts::under(crate::plan::hosts::CLOUD, &self.tenant.domain().ascii)
     }
 
     pub fn storage_class(&self) -> Option<&str> {

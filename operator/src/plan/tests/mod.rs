@@ -2,6 +2,7 @@
 //! and the invariants every plan must keep.
 
 mod inputs_and_validation;
+mod limits;
 mod ports_and_policies;
 mod quota;
 
@@ -11,7 +12,7 @@ use super::object::labels;
 use super::*;
 use crate::api::{ServiceCatalog, Tenant};
 
-const CATALOG: &str = r#"
+pub(super) const CATALOG: &str = r#"
 apiVersion: mutualis.io/v1alpha1
 kind: ServiceCatalog
 metadata: {name: test}

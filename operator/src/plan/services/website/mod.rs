@@ -15,6 +15,7 @@ use crate::api::Service;
 use crate::plan::builders::{
     claim_volume, config_hash, config_map, config_volume, deployment, ingress, pvc, service,
 };
+use crate::plan::hosts;
 use crate::plan::network::{Allow, Peer, PodsOf, Port};
 use crate::plan::object::selector;
 use crate::plan::security::{http_probe, mount, pod, resources, restricted, scratch};
@@ -70,7 +71,7 @@ fn nginx_conf(ctx: &Ctx<'_>) -> String {
                 .block(Block::new("location", &["/"]).directive("return", &["404"])),
         );
     for d in ctx.tenant.domains() {
-        let www = format!("www.{}", d.ascii);
+        let www = hosts::under(hosts::WWW, &d.ascii);
         let root = format!("{CONTENT_DIR}/{}", d.ascii);
         conf = conf.comment(&d.unicode).block(
             Block::new("server", &[])
@@ -171,7 +172,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
             .map(|m| (format!("website-{}", m.name), &m.domain)),
     );
     for (name, d) in per_domain {
-        let hosts = [d.ascii.clone(), format!("www.{}", d.ascii)];
+        let hosts = [d.ascii.clone(), hosts::under(hosts::WWW, &d.ascii)];
         out.push(ingress(
             ctx.meta(&name, Service::Website, "nginx", "website"),
             ctx.ingress_class(),

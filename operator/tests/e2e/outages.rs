@@ -1,0 +1,168 @@
+//! The operator against outages of its own: a deleted CRD, a lease it can no longer trust.
+
+use std::time::Duration;
+
+use kube::Api;
+use kube::api::ListParams;
+
+use crate::harness::Env;
+use crate::{READY_TIMEOUT, ready_now, tenant_yaml};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_tenant_crd_makes_the_operator_unready_until_it_is_back() {
+    let env = Env::start().await;
+    let op = env.operator("crds", &["--leader-election=false"]);
+    let status = |op: &crate::harness::Operator| {
+        let op_http = op.http;
+        async move {
+            let probe = crate::harness::Operator::probe(op_http, "/readyz").await;
+            probe.map(|(code, _)| code)
+        }
+    };
+    env.eventually(Duration::from_secs(30), "/readyz 200", || async {
+        (status(&op).await == Some(200)).then_some(())
+    })
+    .await;
+    env.kubectl_ok(&["delete", "crd", "tenants.mutualis.io", "--timeout=30s"])
+        .await;
+    env.eventually(Duration::from_secs(60), "/readyz 503", || async {
+        (status(&op).await == Some(503)).then_some(())
+    })
+    .await;
+    let (_, metrics) = op.http_get("/metrics").await.unwrap();
+    assert!(
+        metrics.contains("mutualis_crd_present{crd=\"tenants.mutualis.io\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("mutualis_crd_present{crd=\"servicecatalogs.mutualis.io\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        op.log().contains("CustomResourceDefinition is missing"),
+        "{}",
+        op.log()
+    );
+    let crds = crate::harness::root().join("crds");
+    env.kubectl_ok(&["apply", "--server-side", "-f", crds.to_str().unwrap()])
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while status(&op).await != Some(200) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/readyz not 200 again after the CRD is back:\n{}",
+            env.operator_logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // And it reconciles again.
+    env.apply_ok(&tenant_yaml("retour", "250gb", &[], "")).await;
+    env.wait_tenant("retour", READY_TIMEOUT, "Ready", ready_now)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fenced_writes_wait_for_a_renewed_lease() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::PostParams;
+    use mutualis::reconcile::fence::fenced;
+    use mutualis::reconcile::leader::LeaderGuard;
+
+    let env = Env::start().await;
+    let guard = LeaderGuard::new(Duration::from_millis(300));
+    let client = fenced(env.client.clone(), guard.clone());
+    let config_maps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let create = |name: &str| {
+        let api = config_maps.clone();
+        let cm: ConfigMap = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name}
+        }))
+        .unwrap();
+        async move { api.create(&PostParams::default(), &cm).await }
+    };
+    let err = create("before").await.unwrap_err().to_string();
+    assert!(err.contains("leader lease"), "{err}");
+    assert!(
+        config_maps.list(&ListParams::default()).await.is_ok(),
+        "reads go out"
+    );
+    guard.renewed(std::time::Instant::now());
+    create("renewed").await.expect("a write within the window");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(create("expired").await.is_err(), "a write past the window");
+    guard.renewed(std::time::Instant::now());
+    guard.revoke();
+    assert!(
+        create("revoked").await.is_err(),
+        "a write after losing the lease"
+    );
+    let names: Vec<String> = config_maps
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
+    assert!(names.contains(&"renewed".to_owned()), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n != "renewed" && n != "kube-root-ca.crt"),
+        "{names:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_leader_writes_nothing_until_it_has_renewed_its_lease() {
+    let env = Env::start().await;
+    let op = env.operator("paused", &["--lease-duration", "3"]);
+    env.apply_ok(&tenant_yaml("avant", "250gb", &[], "")).await;
+    env.wait_tenant("avant", READY_TIMEOUT, "Ready", ready_now)
+        .await;
+    let pid = op.child.id().expect("the operator runs").to_string();
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {sig}");
+    };
+    // Work under way when the process is paused: a tenant with many objects, applied just
+    // before the pause (its reconcile is debounced, then applies object after object).
+    let example = crate::harness::root().join("examples/coteaux-bordelais.yaml");
+    env.kubectl_ok(&["apply", "--server-side", "-f", example.to_str().unwrap()])
+        .await;
+    signal("-STOP");
+    // Longer than the lease: when the process wakes up, its lease has run out.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    env.cluster.clear_requests();
+    signal("-CONT");
+    env.wait_tenant("coteaux-bordelais", READY_TIMEOUT, "Ready", ready_now)
+        .await;
+    let requests: Vec<_> = env
+        .cluster
+        .requests()
+        .into_iter()
+        .filter(|r| r.user_agent.starts_with("mutualis/"))
+        .collect();
+    let renewal = requests
+        .iter()
+        .position(|r| r.resource == "leases" && r.verb == "update")
+        .expect("the lease was renewed");
+    let early: Vec<String> = requests[..renewal]
+        .iter()
+        .filter(|r| !matches!(r.verb.as_str(), "get" | "list" | "watch"))
+        .map(|r| format!("{} {} {}", r.verb, r.resource, r.name))
+        .collect();
+    assert!(
+        early.is_empty(),
+        "writes sent before the lease was renewed: {early:?}"
+    );
+    assert!(
+        requests[renewal..]
+            .iter()
+            .any(|r| r.resource == "tenants" && r.subresource == "status"),
+        "it writes again once renewed"
+    );
+}
