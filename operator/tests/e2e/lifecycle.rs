@@ -60,8 +60,32 @@ async fn tier_upgrade_grows_volumes_and_a_downgrade_is_refused_without_change() 
         let name = pvc.metadata.name.unwrap();
         assert_eq!(bytes(&capacity), bytes(&after[&name]), "{name}");
     }
+    // One Resized event names every volume grown (an event recorder groups by reason and
+    // object: a separate event per volume would show only the first name).
+    let events = env
+        .kubectl_ok(&[
+            "get",
+            "events",
+            "-n",
+            "default",
+            "--field-selector",
+            "reason=Resized,involvedObject.name=pompignac",
+            "-o",
+            "jsonpath={.items[*].message}",
+        ])
+        .await;
+    for name in after.keys() {
+        assert!(
+            events.contains(&format!("{name} from ")),
+            "the Resized event does not name {name}: {events}"
+        );
+    }
     let describe = env.kubectl_ok(&["describe", "tenant", "pompignac"]).await;
     assert!(describe.contains("Resized"), "{describe}");
+    assert!(
+        !describe.contains("Resized (x"),
+        "distinct facts collapsed: {describe}"
+    );
 
     // 1 TB → 250 GB would shrink every volume: refused, nothing changes.
     let rv_volumes = volumes(&env, &namespace).await;
