@@ -29,6 +29,7 @@ mod openapi;
 mod patch;
 mod proto;
 mod recorder;
+mod references;
 mod request;
 mod resources;
 mod response;

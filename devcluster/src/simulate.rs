@@ -146,6 +146,11 @@ pub fn after_write(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key) {
             Some(s)
         }
         ("apps", "deployments" | "statefulsets") => Some(workload_status(st, cfg, def, k, &obj)),
+        // A Secret or ConfigMap that changes may let a waiting workload of its namespace start.
+        ("", "secrets" | "configmaps") => {
+            revisit_workloads(st, cfg, &k.ns);
+            None
+        }
         ("", "services") if obj["spec"]["type"] == "LoadBalancer" => {
             let ip = crate::addresses::allocate(st, &cfg.load_balancer_pool, &k.ns, &k.name, &obj);
             Some(match ip {
@@ -177,6 +182,24 @@ pub fn after_write(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key) {
     }
 }
 
+/// Re-evaluates the Deployments and StatefulSets of `ns` that are not ready.
+fn revisit_workloads(st: &mut State, cfg: &Config, ns: &str) {
+    for plural in ["deployments", "statefulsets"] {
+        let Some(def) = st.def("apps", "v1", plural) else {
+            continue;
+        };
+        let waiting: Vec<Key> = st
+            .store
+            .list(&def.storage, Some(ns), None)
+            .filter(|((n, _), s)| n == ns && s.value()["status"]["readyReplicas"].is_null())
+            .map(|((n, name), _)| crate::state::key(&def, n, name))
+            .collect();
+        for k in waiting {
+            after_write(st, cfg, &def, &k);
+        }
+    }
+}
+
 /// An address came free: LoadBalancer Services still waiting for one get it, oldest name first.
 pub fn assign_pending(st: &mut State, cfg: &Config) {
     let Some(def) = st.def("", "v1", "services") else {
@@ -199,7 +222,10 @@ pub fn assign_pending(st: &mut State, cfg: &Config) {
 fn workload_status(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key, obj: &Value) -> Value {
     let generation = obj["metadata"]["generation"].as_u64().unwrap_or(1);
     let replicas = obj["spec"]["replicas"].as_u64().unwrap_or(1);
-    let failing = crate::state::truthy(&obj["metadata"]["annotations"][FAIL_ANNOTATION]);
+    // A pod whose Secret or ConfigMap keys are missing never starts (see `references`).
+    let unstartable = crate::references::missing(st, &k.ns, &obj["spec"]["template"]);
+    let failing = crate::state::truthy(&obj["metadata"]["annotations"][FAIL_ANNOTATION])
+        || unstartable.is_some();
     let matured = cfg.ready_delay.is_zero() || st.matured.contains(&(k.clone(), generation));
     if !matured && !st.timers.contains(&(k.clone(), generation)) {
         st.timers.push((k.clone(), generation));
@@ -234,6 +260,14 @@ fn workload_status(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key, obj
                 "True",
                 "MinimumReplicasAvailable",
                 "Deployment has minimum availability.",
+            )
+        } else if let Some(why) = &unstartable {
+            (
+                "False",
+                "MinimumReplicasUnavailable",
+                &*format!(
+                    "Deployment does not have minimum availability (devcluster: pods cannot start: {why})"
+                ),
             )
         } else if failing {
             (
