@@ -47,6 +47,9 @@ pub struct ServiceCatalogSpec {
     pub tls: Option<Tls>,
     /// Values every tenant's DNS zones share.
     pub dns: CatalogDns,
+    /// How mail leaves the cluster; required when a tenant has mail on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<super::CatalogMail>,
 }
 
 /// One subscription tier.

@@ -5,6 +5,7 @@
 //! reconciler. The CRDs in `crds/` are generated from them by [`crds`] (a test checks drift).
 
 pub mod catalog;
+mod catalog_mail;
 pub mod conditions;
 mod crd;
 pub mod patterns;
@@ -15,6 +16,7 @@ pub use catalog::{
     CatalogDns, Contribution, DmarcPolicy, Image, Images, ServiceCatalog, ServiceCatalogSpec,
     SoaTimers, StorageSplit, Tier, Tls, WebTarget,
 };
+pub use catalog_mail::{CatalogMail, MailOutbound, MailRelay, SecretRef};
 pub use crd::{crd_files, crds, crds_yaml};
 pub use service::Service;
 pub use tenant::{

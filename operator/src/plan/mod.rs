@@ -9,6 +9,7 @@
 mod build;
 mod builders;
 mod catalog_check;
+pub mod catalog_mail;
 pub mod domain;
 pub mod error;
 mod inputs;

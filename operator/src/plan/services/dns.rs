@@ -140,7 +140,10 @@ fn records(ctx: &Ctx<'_>, shared: &Shared, d: &Domain, primary: bool) -> Vec<Rec
     }
     if services.is_on(Service::Mail) {
         r.push(mx(&apex, ttl, 10, &shared.mail_host));
-        r.push(txt(apex.clone(), ttl, "v=spf1 mx -all"));
+        // SPF authorises the way out the catalogue declares (validate requires it with mail).
+        if let Some(outbound) = t.outbound() {
+            r.push(txt(apex.clone(), ttl, &outbound.spf()));
+        }
         r.push(txt(
             sub("_dmarc", &d.ascii),
             ttl,

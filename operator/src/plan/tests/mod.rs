@@ -2,6 +2,7 @@
 //! and the invariants every plan must keep.
 
 mod inputs_and_validation;
+mod outbound;
 mod ports_and_policies;
 mod quota;
 
@@ -32,6 +33,8 @@ spec:
     nameServers: [ns1.example.net, ns2.example.net]
     hostmaster: hostmaster@example.net
     webTarget: {addresses: [192.0.2.1]}
+  mail:
+    outbound: {egressAddresses: [192.0.2.25, "2001:db8::25"]}
 "#;
 
 pub(super) const TENANT: &str = r#"
