@@ -222,6 +222,15 @@ pub struct CatalogDns {
     /// DMARC policy published for every domain.
     #[serde(default)]
     pub dmarc_policy: DmarcPolicy,
+    /// Namespace of the shared name servers (the Helm chart's `dns.namespace`), where each
+    /// tenant's zones are published as the ConfigMap `zones-<tenant>`.
+    #[serde(default = "default_zones_namespace")]
+    #[schemars(length(min = 1, max = 63), regex(pattern = super::patterns::DNS_LABEL))]
+    pub zones_namespace: String,
+}
+
+fn default_zones_namespace() -> String {
+    "mutualis-dns".to_owned()
 }
 
 fn default_ttl() -> u32 {

@@ -21,7 +21,7 @@ pub use crd::{crd_files, crds, crds_yaml};
 pub use service::Service;
 pub use tenant::{
     DeletionPolicy, Endpoints, Member, Services, Subject, SubjectKind, Subscription, Tenant,
-    TenantSpec, TenantStatus,
+    TenantSpec, TenantStatus, ZoneStatus,
 };
 
 /// API group of every mutualis resource.

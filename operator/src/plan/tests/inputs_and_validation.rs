@@ -46,7 +46,7 @@ fn zones_follow_inputs_dkim_and_mail_addresses() {
         again.zones.iter().all(|z| z.version.serial == 2),
         "unchanged: serials stay"
     );
-    let cm = find(&again, "ConfigMap", "dns-zones");
+    let cm = find(&again, "ConfigMap", "zones-villages");
     let stored = ZoneVersions::from_annotations(cm.metadata().annotations.as_ref().unwrap());
     assert_eq!(
         stored,
@@ -126,5 +126,38 @@ fn validation_refuses_what_the_builders_cannot_handle() {
             .unwrap_err()
             .to_string();
         assert!(err.contains(expected), "expected {expected:?} in {err:?}");
+    }
+}
+
+/// The NS records name the catalogue's shared name servers: the zones go to them, as one
+/// ConfigMap in their namespace with one `db.<A-label origin>` file per zone, and the tenant
+/// runs no name server of its own.
+#[test]
+fn zones_are_published_for_the_shared_name_servers() {
+    let p = plan_of(TENANT, &PlanInputs::default());
+    let cm = find(&p, "ConfigMap", "zones-villages").to_json();
+    assert_eq!(cm["metadata"]["namespace"], "mutualis-dns");
+    let files: Vec<&str> = cm["data"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        files,
+        ["db.tresses.fr", "db.villages.fr", "db.xn--sallebuf-ptb.fr"]
+    );
+    assert_eq!(
+        cm["data"]["db.xn--sallebuf-ptb.fr"].as_str().unwrap(),
+        p.zones[1].text
+    );
+    for o in &p.objects {
+        let service = &o.metadata().labels.as_ref().unwrap()[labels::SERVICE];
+        assert!(
+            service != "dns" || o.name() == "zones-villages",
+            "{} {}: the tenant runs no name server",
+            o.kind(),
+            o.name()
+        );
     }
 }
