@@ -5,6 +5,8 @@
 
 #[path = "chart/crds.rs"]
 mod crds;
+#[path = "chart/dns.rs"]
+mod dns;
 #[path = "chart/guide.rs"]
 mod guide;
 #[path = "chart/image.rs"]
