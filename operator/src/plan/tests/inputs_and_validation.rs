@@ -161,3 +161,25 @@ fn zones_are_published_for_the_shared_name_servers() {
         );
     }
 }
+
+/// Zone files are ASCII: `$ORIGIN`, every owner name and every name in RDATA in A-label form
+/// (a Unicode name in a zone file is another name to every server).
+#[test]
+fn zone_files_hold_only_a_label_names() {
+    let p = plan_of(TENANT, &PlanInputs::default());
+    let z = p
+        .zones
+        .iter()
+        .find(|z| z.unicode == "sallebœuf.fr")
+        .unwrap();
+    assert_eq!(z.origin, "xn--sallebuf-ptb.fr");
+    assert!(z.text.is_ascii(), "{}", z.text);
+    for r in &z.records {
+        let owner = r.name.to_ascii();
+        assert!(owner.ends_with("xn--sallebuf-ptb.fr."), "owner {owner}");
+        let data = r.data.to_string();
+        assert!(data.is_ascii(), "{data}");
+    }
+    assert!(z.text.contains("_dmarc.xn--sallebuf-ptb.fr."));
+    assert!(z.text.contains("mailto:dmarc-reports@xn--sallebuf-ptb.fr"));
+}
