@@ -191,6 +191,24 @@ pub struct Tls {
     /// cert-manager ClusterIssuer named on every Ingress.
     #[schemars(length(min = 1, max = 253), regex(pattern = super::patterns::DNS_SUBDOMAIN))]
     pub cluster_issuer: String,
+    /// How the mail server's certificate is issued: by DNS-01, since the mail load balancer
+    /// has no port 80 for HTTP-01.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<MailTls>,
+}
+
+/// DNS-01 with CNAME delegation (the acme-dns pattern; cert-manager's `cnameStrategy: Follow`):
+/// each zone points `_acme-challenge.mail.<domain>` at `<tenant>.<challengeZone>`, a zone the
+/// syndicate's DNS-01 issuer may update.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MailTls {
+    /// A DNS-01 ClusterIssuer of the syndicate (e.g. RFC 2136 against its own server).
+    #[schemars(length(min = 1, max = 253), regex(pattern = super::patterns::DNS_SUBDOMAIN))]
+    pub cluster_issuer: String,
+    /// The zone the challenge records are delegated to, e.g. `acme.gironde-numerique.fr`.
+    #[schemars(length(min = 1, max = 253), regex(pattern = super::patterns::HOSTNAME))]
+    pub challenge_zone: String,
 }
 
 /// DNS values shared by every zone.

@@ -13,8 +13,8 @@ mod service;
 pub mod tenant;
 
 pub use catalog::{
-    CatalogDns, Contribution, DmarcPolicy, Image, Images, ServiceCatalog, ServiceCatalogSpec,
-    SoaTimers, StorageSplit, Tier, Tls, WebTarget,
+    CatalogDns, Contribution, DmarcPolicy, Image, Images, MailTls, ServiceCatalog,
+    ServiceCatalogSpec, SoaTimers, StorageSplit, Tier, Tls, WebTarget,
 };
 pub use catalog_mail::{CatalogMail, MailOutbound, MailRelay, SecretRef};
 pub use crd::{crd_files, crds, crds_yaml};

@@ -144,6 +144,14 @@ fn records(ctx: &Ctx<'_>, shared: &Shared, d: &Domain, primary: bool) -> Vec<Rec
                 &format!("v=DKIM1; k={}; p={}", key.algorithm, key.public_key_base64),
             ));
         }
+        // DNS-01 for the mail certificate, delegated to the syndicate's challenge zone.
+        if primary && let Some(zone) = dns_01_zone(ctx) {
+            r.push(cname(
+                sub("_acme-challenge.mail", &d.ascii),
+                ttl,
+                &fqdn(&format!("{}.{zone}", t.name())),
+            ));
+        }
         if primary {
             for ip in &ctx.inputs.mail_addresses {
                 r.push(address(sub("mail", &d.ascii), ttl, *ip));
@@ -160,6 +168,12 @@ fn records(ctx: &Ctx<'_>, shared: &Shared, d: &Domain, primary: bool) -> Vec<Rec
         r.push(txt(sub("_dmarc", &d.ascii), ttl, "v=DMARC1; p=reject"));
     }
     r
+}
+
+/// The challenge zone of the mail certificate's DNS-01 issuer, when the catalogue has one.
+fn dns_01_zone(ctx: &Ctx<'_>) -> Option<String> {
+    let mail = ctx.tenant.catalog().tls.as_ref()?.mail.as_ref()?;
+    Some(mail.challenge_zone.trim_end_matches('.').to_owned())
 }
 
 /// The zones, published for the shared name servers.

@@ -151,3 +151,30 @@ fn bad_outbound_declarations_are_refused_with_the_field() {
         );
     }
 }
+
+/// The mail certificate's DNS-01 challenge is delegated by CNAME to the syndicate's challenge
+/// zone, in the tenant's own zone only (the mail host is `mail.<tenant domain>`).
+#[test]
+fn the_mail_challenge_is_delegated_to_the_challenge_zone() {
+    let yaml = CATALOG.replace(
+        "tls: {clusterIssuer: letsencrypt}",
+        "tls: {clusterIssuer: letsencrypt, mail: {clusterIssuer: acme-dns01, challengeZone: acme.example.net}}",
+    );
+    assert_ne!(yaml, CATALOG);
+    let catalog: ServiceCatalog = serde_saphyr::from_str(&yaml).unwrap();
+    let p = plan_with(&catalog).unwrap();
+    assert!(
+        p.zones[0]
+            .text
+            .contains("_acme-challenge.mail.villages.fr. 3600 IN CNAME villages.acme.example.net."),
+        "{}",
+        p.zones[0].text
+    );
+    assert!(
+        p.zones[1..]
+            .iter()
+            .all(|z| !z.text.contains("_acme-challenge"))
+    );
+    let without = plan_of(TENANT, &PlanInputs::default());
+    assert!(!without.zones[0].text.contains("_acme-challenge"));
+}
