@@ -7,6 +7,8 @@
 mod crd_upgrade;
 #[path = "chart/crds.rs"]
 mod crds;
+#[path = "chart/dns.rs"]
+mod dns;
 #[path = "chart/guide.rs"]
 mod guide;
 #[path = "chart/image.rs"]

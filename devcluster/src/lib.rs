@@ -10,6 +10,7 @@ mod addresses;
 mod admission;
 mod apply;
 mod cel;
+mod certificates;
 mod clock;
 mod convert;
 mod crd;

@@ -165,6 +165,9 @@ pub fn after_write(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key) {
             Some(json!({"loadBalancer": {}}))
         }
         ("networking.k8s.io", "ingresses") => {
+            if crate::certificates::issue_for_ingress(st, &k.ns, &obj) {
+                revisit_workloads(st, cfg, &k.ns);
+            }
             Some(json!({"loadBalancer": {"ingress": [{"ip": cfg.ingress_address.to_string()}]}}))
         }
         _ => None,

@@ -79,6 +79,7 @@ fn the_founding_catalogue_is_the_examples_catalogue() {
         "dns": spec["dns"],
         "ingressClassName": spec["ingressClassName"],
         "tls": spec["tls"],
+        "mail": spec["mail"],
     }}});
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("values.json");

@@ -92,3 +92,22 @@ Name of the Lease the replicas elect their leader with. Fixed: the operator look
 {{- define "mutualis.leaseName" -}}
 mutualis-leader
 {{- end }}
+
+{{/*
+Labels of the shared name servers (component dns); selector labels apart, as above.
+*/}}
+{{- define "mutualis.dnsSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "mutualis.name" . }}-dns
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+{{- define "mutualis.dnsLabels" -}}
+helm.sh/chart: {{ include "mutualis.chart" . }}
+{{ include "mutualis.dnsSelectorLabels" . }}
+app.kubernetes.io/version: {{ include "mutualis.imageTag" . | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/component: dns
+app.kubernetes.io/part-of: mutualis
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}

@@ -47,6 +47,9 @@ pub struct ServiceCatalogSpec {
     pub tls: Option<Tls>,
     /// Values every tenant's DNS zones share.
     pub dns: CatalogDns,
+    /// How mail leaves the cluster; required when a tenant has mail on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<super::CatalogMail>,
 }
 
 /// One subscription tier.
@@ -188,6 +191,24 @@ pub struct Tls {
     /// cert-manager ClusterIssuer named on every Ingress.
     #[schemars(length(min = 1, max = 253), regex(pattern = super::patterns::DNS_SUBDOMAIN))]
     pub cluster_issuer: String,
+    /// How the mail server's certificate is issued: by DNS-01, since the mail load balancer
+    /// has no port 80 for HTTP-01.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<MailTls>,
+}
+
+/// DNS-01 with CNAME delegation (the acme-dns pattern; cert-manager's `cnameStrategy: Follow`):
+/// each zone points `_acme-challenge.mail.<domain>` at `<tenant>.<challengeZone>`, a zone the
+/// syndicate's DNS-01 issuer may update.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MailTls {
+    /// A DNS-01 ClusterIssuer of the syndicate (e.g. RFC 2136 against its own server).
+    #[schemars(length(min = 1, max = 253), regex(pattern = super::patterns::DNS_SUBDOMAIN))]
+    pub cluster_issuer: String,
+    /// The zone the challenge records are delegated to, e.g. `acme.gironde-numerique.fr`.
+    #[schemars(length(min = 1, max = 253), regex(pattern = super::patterns::HOSTNAME))]
+    pub challenge_zone: String,
 }
 
 /// DNS values shared by every zone.
@@ -219,6 +240,15 @@ pub struct CatalogDns {
     /// DMARC policy published for every domain.
     #[serde(default)]
     pub dmarc_policy: DmarcPolicy,
+    /// Namespace of the shared name servers (the Helm chart's `dns.namespace`), where each
+    /// tenant's zones are published as the ConfigMap `zones-<tenant>`.
+    #[serde(default = "default_zones_namespace")]
+    #[schemars(length(min = 1, max = 63), regex(pattern = super::patterns::DNS_LABEL))]
+    pub zones_namespace: String,
+}
+
+fn default_zones_namespace() -> String {
+    "mutualis-dns".to_owned()
 }
 
 fn default_ttl() -> u32 {

@@ -5,6 +5,7 @@
 //! reconciler. The CRDs in `crds/` are generated from them by [`crds`] (a test checks drift).
 
 pub mod catalog;
+mod catalog_mail;
 pub mod conditions;
 mod crd;
 pub mod patterns;
@@ -12,14 +13,15 @@ mod service;
 pub mod tenant;
 
 pub use catalog::{
-    CatalogDns, Contribution, DmarcPolicy, Image, Images, ServiceCatalog, ServiceCatalogSpec,
-    SoaTimers, StorageSplit, Tier, Tls, WebTarget,
+    CatalogDns, Contribution, DmarcPolicy, Image, Images, MailTls, ServiceCatalog,
+    ServiceCatalogSpec, SoaTimers, StorageSplit, Tier, Tls, WebTarget,
 };
+pub use catalog_mail::{CatalogMail, MailOutbound, MailRelay, SecretRef};
 pub use crd::{crd_files, crds, crds_yaml};
 pub use service::Service;
 pub use tenant::{
     DeletionPolicy, Endpoints, Member, Services, Subject, SubjectKind, Subscription, Tenant,
-    TenantSpec, TenantStatus,
+    TenantSpec, TenantStatus, ZoneStatus,
 };
 
 /// API group of every mutualis resource.

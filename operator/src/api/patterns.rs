@@ -47,4 +47,4 @@ pub const MAX_MEMBER_NAME: usize = 40;
 /// Longest domain (ASCII form) the plan accepts: 253 less the longest prefix it adds to a
 /// domain (`mutualis._domainkey.`); the plan checks the same bound after IDNA, and a unit test
 /// ties this number to the plan's own list of prefixes.
-pub const MAX_DOMAIN: usize = 233;
+pub const MAX_DOMAIN: usize = 232;

@@ -230,6 +230,22 @@ pub struct TenantStatus {
     /// `metadata.generation` of the catalogue the last plan used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog_generation: Option<i64>,
+    /// Each zone and the SOA serial being published for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub zones: Vec<ZoneStatus>,
+}
+
+/// A published zone.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ZoneStatus {
+    /// The zone's name in A-label (ASCII, IDNA) form, as DNS serves it.
+    pub name: String,
+    /// The same name as people write it (Unicode).
+    pub unicode: String,
+    /// The SOA serial published.
+    pub serial: u32,
 }
 
 /// Host names and URLs of a tenant's services.

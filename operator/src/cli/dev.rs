@@ -108,6 +108,14 @@ async fn install(client: &Client, manifests: &input::Manifests) -> Result<Vec<St
             .await?;
         progress(&format!("catalogue {} applied", catalog.name_any()));
     }
+    // The shared name servers' namespace, which the chart creates (`dns.namespace`): the
+    // tenants' zone ConfigMaps go there.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    for (_, catalog, _) in &manifests.catalogs {
+        let name = &catalog.spec.dns.zones_namespace;
+        let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+        namespaces.patch(name, &params, &Patch::Apply(&ns)).await?;
+    }
     let tenants: Api<Tenant> = Api::all(client.clone());
     let mut names = Vec::new();
     for (_, tenant, _) in &manifests.tenants {

@@ -170,6 +170,15 @@ fn text(plan: &Plan) -> String {
         let _ = writeln!(s, "    nas            {n}");
     }
     if !plan.zones.is_empty() {
+        // What the syndicate asks each domain's registrar for (glue: docs/dns.md).
+        let _ = writeln!(
+            s,
+            "  delegation (at each domain's registrar; no DS record, the zones are unsigned):"
+        );
+        let servers = plan.endpoints.name_servers.join(", ");
+        for z in &plan.zones {
+            let _ = writeln!(s, "    delegate {} to {servers}", z.origin);
+        }
         let _ = writeln!(s, "  DNS zones:");
         for z in &plan.zones {
             let unicode = if z.unicode != z.origin {

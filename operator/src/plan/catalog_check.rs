@@ -82,6 +82,9 @@ pub fn validate_catalog(catalog: &ServiceCatalog) -> Result<Vec<String>, PlanErr
             ));
         }
     }
+    if let Some(mail) = &spec.mail {
+        super::catalog_mail::check_outbound(&mail.outbound, &at)?;
+    }
     validate_dns(&spec.dns, &at)
 }
 

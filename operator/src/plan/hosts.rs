@@ -23,6 +23,9 @@ pub const MAIL: &str = "mail";
 pub const CLOUD: &str = "cloud";
 /// The owner of the DMARC policy of every domain.
 pub const DMARC: &str = "_dmarc";
+/// The owner of the ACME DNS-01 challenge of the mail host, delegated by CNAME to the
+/// catalogue's challenge zone (`spec.tls.mail`).
+pub const MAIL_ACME_CHALLENGE: &str = "_acme-challenge.mail";
 /// Mailboxes every domain routes to the tenant's postmaster (RFC 2142, plus DMARC reports).
 pub const MAILBOXES: [&str; 4] = ["postmaster", "abuse", "hostmaster", "dmarc-reports"];
 
@@ -49,7 +52,11 @@ pub fn soa_mailbox(hostmaster: &str) -> String {
 pub fn prefixes(primary: bool) -> Vec<String> {
     let mut p = vec![WWW.to_owned(), DMARC.to_owned(), dkim_label(DKIM_SELECTOR)];
     if primary {
-        p.extend([MAIL.to_owned(), CLOUD.to_owned()]);
+        p.extend([
+            MAIL.to_owned(),
+            CLOUD.to_owned(),
+            MAIL_ACME_CHALLENGE.to_owned(),
+        ]);
     }
     p
 }
@@ -63,6 +70,15 @@ pub fn max_domain_len() -> usize {
 /// Checks that `ascii` and every name derived from it fit DNS and mail limits.
 pub fn check_derived(field: &str, ascii: &str, primary: bool) -> Result<(), PlanError> {
     check_name(field, ascii, ascii, "")?;
+    // Every domain, a member's too, keeps to the CRD's one limit: the API and the offline
+    // commands refuse the same (a member may become a tenant's own domain).
+    if ascii.len() > max_domain_len() {
+        return Err(too_long(
+            field,
+            ascii,
+            &format!("is {} characters long in ASCII (IDNA) form", ascii.len()),
+        ));
+    }
     for prefix in prefixes(primary) {
         check_name(field, ascii, &under(&prefix, ascii), &format!("{prefix}."))?;
     }
@@ -131,7 +147,7 @@ mod tests {
     #[test]
     fn the_crd_limit_is_the_plan_limit() {
         assert_eq!(MAX_DOMAIN, max_domain_len());
-        assert_eq!(max_domain_len(), 253 - "mutualis._domainkey.".len());
+        assert_eq!(max_domain_len(), 253 - "_acme-challenge.mail.".len());
     }
 
     /// A domain of exactly `len` ASCII characters: labels of 50, then the rest, then `.fr`.
@@ -155,10 +171,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("spec.domain: ") && err.contains("mutualis._domainkey.<domain>"),
+            err.starts_with("spec.domain: ") && err.contains("233 characters long"),
             "{err}"
         );
-        assert!(err.contains("at most 233 characters"), "{err}");
+        assert!(err.contains("at most 232 characters"), "{err}");
         assert!(err.len() < 500, "{} bytes: {err}", err.len());
     }
 

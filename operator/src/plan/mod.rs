@@ -9,6 +9,7 @@
 mod build;
 mod builders;
 mod catalog_check;
+pub mod catalog_mail;
 pub mod claims;
 pub(crate) mod domain;
 pub mod error;
@@ -39,6 +40,7 @@ pub use inputs::{DkimPublicKey, PlanInputs};
 pub use object::Object;
 pub use output::{Plan, Waiting};
 pub use secrets::{SecretKind, SecretRequest};
+pub use services::dns::ZONE_LABEL;
 pub use storage::{StorageAllocation, Volume};
 pub use validate::{Domain, ValidMember, ValidatedTenant, validate, validate_catalog};
 pub use zone::{ZoneFile, ZoneVersion, ZoneVersions};

@@ -120,6 +120,8 @@ pub mod labels {
     pub const INSTANCE: &str = "app.kubernetes.io/instance";
     pub const TENANT: &str = "mutualis.io/tenant";
     pub const SERVICE: &str = "mutualis.io/service";
+    /// On a tenant's zones ConfigMap: the shared name servers' sidecar serves what carries it.
+    pub const ZONE: &str = "mutualis.io/zone";
     /// Value of `managed-by` and `part-of`.
     pub const MUTUALIS: &str = "mutualis";
 }

@@ -37,4 +37,11 @@ pub enum SecretKind {
     /// public key (base64 SubjectPublicKeyInfo) under `public_key`. Generated in the background:
     /// the mail server waits for it.
     RsaDkimKey { public_key: String },
+    /// A copy of `key` of Secret `namespace/name` (credentials the syndicate holds, such as the
+    /// mail relay's), taken once when the key is missing; a rotation deletes the copy.
+    CopiedFrom {
+        namespace: String,
+        name: String,
+        key: String,
+    },
 }

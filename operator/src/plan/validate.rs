@@ -11,6 +11,7 @@ use crate::api::{
 };
 
 pub use super::catalog_check::validate_catalog;
+use super::catalog_mail::{Outbound, required_outbound};
 pub use super::domain::{Domain, parse_domain};
 use super::domain::{invalid, is_calendar_date};
 use super::error::PlanError;
@@ -53,6 +54,7 @@ pub struct ValidatedTenant {
     pub(super) catalog: ServiceCatalogSpec,
     pub(super) name_servers: Vec<String>,
     pub(super) storage: StorageAllocation,
+    pub(super) outbound: Option<Outbound>,
 }
 
 impl ValidatedTenant {
@@ -97,6 +99,10 @@ impl ValidatedTenant {
     pub fn name_servers(&self) -> &[String] {
         &self.name_servers
     }
+    /// How mail leaves the cluster; `Some` whenever mail is on.
+    pub fn outbound(&self) -> Option<&Outbound> {
+        self.outbound.as_ref()
+    }
     /// Volumes carved from the tier.
     pub fn storage(&self) -> &StorageAllocation {
         &self.storage
@@ -135,6 +141,11 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
         });
     }
     let name_servers = validate_catalog(catalog)?;
+    let outbound = spec
+        .services
+        .is_on(crate::api::Service::Mail)
+        .then(|| required_outbound(catalog))
+        .transpose()?;
     let (tier_index, tier) = catalog
         .spec
         .tiers
@@ -253,5 +264,6 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
         catalog: catalog.spec.clone(),
         name_servers,
         storage,
+        outbound,
     })
 }

@@ -42,15 +42,20 @@ pub fn observe(ctx: &Context, namespace: &str, draft: Option<&Plan>) -> PlanInpu
             ..Default::default()
         };
     };
-    let previous_zones = named(draft, "ConfigMap", |o| {
-        o.metadata()
-            .annotations
-            .as_ref()
-            .is_some_and(|a| a.contains_key(ZONE_VERSIONS_ANNOTATION))
-    })
-    .and_then(|name| ctx.children.config_maps.get(Some(namespace), &name))
-    .map(|cm| ZoneVersions::from_annotations(&cm.annotations))
-    .unwrap_or_default();
+    // The zone ConfigMap lives in the shared DNS namespace, not the tenant's.
+    let previous_zones = draft
+        .objects
+        .iter()
+        .find(|o| {
+            o.kind() == "ConfigMap"
+                && o.metadata()
+                    .annotations
+                    .as_ref()
+                    .is_some_and(|a| a.contains_key(ZONE_VERSIONS_ANNOTATION))
+        })
+        .and_then(|o| ctx.children.config_maps.get(o.namespace(), o.name()))
+        .map(|cm| ZoneVersions::from_annotations(&cm.annotations))
+        .unwrap_or_default();
     let mail_addresses = named(draft, "Service", |o| {
         o.metadata()
             .labels

@@ -97,6 +97,17 @@ pub async fn ensure(ctx: &Context, tenant: &str, requests: &[SecretRequest]) -> 
                     );
                     dkim = Some(pair.public_base64);
                 }
+                SecretKind::CopiedFrom {
+                    namespace,
+                    name: source,
+                    key,
+                } => {
+                    let Some(value) = copied(ctx, namespace, source, key).await? else {
+                        complete = false;
+                        continue;
+                    };
+                    data.insert(name.clone(), value);
+                }
             }
         }
         if data.is_empty() {
@@ -119,6 +130,26 @@ pub async fn ensure(ctx: &Context, tenant: &str, requests: &[SecretRequest]) -> 
         tracing::info!(tenant, secret = %request.name, complete, "generated credentials");
     }
     Ok(ensured)
+}
+
+/// `key` of Secret `namespace/name`, read once (not cached: it is not a child of any tenant);
+/// `None`, with a warning, while it does not exist or lacks the key.
+async fn copied(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    key: &str,
+) -> Result<Option<ByteString>> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let value = api
+        .get_opt(name)
+        .await?
+        .and_then(|s| s.data)
+        .and_then(|mut d| d.remove(key));
+    if value.is_none() {
+        tracing::warn!(secret = %format!("{namespace}/{name}"), key, "the Secret to copy does not exist or lacks the key");
+    }
+    Ok(value)
 }
 
 fn annotations_for(keys: &BTreeSet<String>, dkim: Option<&str>) -> BTreeMap<String, String> {

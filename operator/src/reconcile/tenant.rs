@@ -13,6 +13,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
 use super::apply::{self, ChildKey};
+use super::children::ChildCache;
 use super::controller::Context;
 use super::error::{Category, Result};
 use super::report::{
@@ -138,6 +139,15 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         storage: plan.storage.by_service(),
         endpoints: Some(plan.endpoints.clone()),
         catalog_generation: catalog.metadata.generation,
+        zones: plan
+            .zones
+            .iter()
+            .map(|z| crate::api::ZoneStatus {
+                name: z.origin.clone(),
+                unicode: z.unicode.clone(),
+                serial: z.version.serial,
+            })
+            .collect(),
     };
     let was_ready = condition_is(&known, conditions::READY, "True");
     tracing::debug!(tenant = %tenant.name_any(), "writing status");
@@ -318,8 +328,55 @@ fn service_verdicts(tenant: &Tenant, plan: &Plan, ctx: &Context) -> Vec<Verdict>
             if let Some(w) = plan.waiting.iter().find(|w| w.service == service) {
                 return Verdict::new(type_, false, w.reason, w.message.clone());
             }
+            if service == Service::Dns {
+                return dns_verdict(plan, ctx);
+            }
             let parts = service_parts(plan, service);
             status::service_verdict(type_, &plan.namespace, &parts, &w)
         })
         .collect()
+}
+
+/// `DnsReady`: the zone ConfigMap is applied. The shared name servers are not part of a
+/// tenant's plan (the chart installs them), so this is as far as a tenant can see.
+fn dns_verdict(plan: &Plan, ctx: &Context) -> Verdict {
+    let type_ = Service::Dns.ready_condition();
+    let zones = plan.objects.iter().find(|o| {
+        o.kind() == "ConfigMap"
+            && o.metadata()
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key(plan::services::dns::ZONE_LABEL))
+    });
+    let Some(zones) = zones else {
+        return Verdict::new(type_, false, reasons::PROGRESSING, "no zone planned");
+    };
+    let at = format!("{}/{}", zones.namespace().unwrap_or_default(), zones.name());
+    if ctx
+        .children
+        .config_maps
+        .get(zones.namespace(), zones.name())
+        .is_none()
+    {
+        return Verdict::new(
+            type_,
+            false,
+            reasons::PROGRESSING,
+            format!("ConfigMap {at} is being created"),
+        );
+    }
+    let serials: Vec<String> = plan
+        .zones
+        .iter()
+        .map(|z| format!("{} serial {}", z.origin, z.version.serial))
+        .collect();
+    Verdict::new(
+        type_,
+        true,
+        reasons::READY,
+        format!(
+            "zones published in ConfigMap {at} ({}); the shared name servers load them on their own, outside this tenant's view",
+            serials.join(", ")
+        ),
+    )
 }

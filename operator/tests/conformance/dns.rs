@@ -1,4 +1,4 @@
-//! DNS: each zone of the `dns-zones` ConfigMap through BIND's and Knot's zone checkers, then
+//! DNS: each zone of the tenant's `zones-<tenant>` ConfigMap through BIND's and Knot's zone checkers, then
 //! served by a real `knotd` on loopback and queried with `kdig` over UDP and TCP; every answer
 //! is compared with the records of `plan.zones` (hickory's), not with strings written here.
 
@@ -17,17 +17,17 @@ fn served_texts<'a>(f: &'a Fixture, plan: &'a mutualis::plan::Plan) -> Vec<(&'a 
         .objects
         .iter()
         .find_map(|o| match o {
-            mutualis::plan::Object::ConfigMap(cm) if o.name() == "dns-zones" => cm.data.clone(),
+            mutualis::plan::Object::ConfigMap(cm) if is_zones(o) => cm.data.clone(),
             _ => None,
         })
-        .unwrap_or_else(|| panic!("{}: DNS is on but no dns-zones ConfigMap", f.name));
+        .unwrap_or_else(|| panic!("{}: DNS is on but no zones ConfigMap", f.name));
     plan.zones
         .iter()
         .map(|z| {
             let key = format!("db.{}", z.origin);
             let text = cm
                 .get(&key)
-                .unwrap_or_else(|| panic!("{}: dns-zones has no {key}", f.name))
+                .unwrap_or_else(|| panic!("{}: the zones ConfigMap has no {key}", f.name))
                 .clone();
             assert_eq!(
                 text, z.text,
@@ -37,6 +37,15 @@ fn served_texts<'a>(f: &'a Fixture, plan: &'a mutualis::plan::Plan) -> Vec<(&'a 
             (z, text)
         })
         .collect()
+}
+
+/// The tenant's zone ConfigMap (published in the shared name servers' namespace).
+fn is_zones(o: &mutualis::plan::Object) -> bool {
+    o.kind() == "ConfigMap"
+        && o.metadata()
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.contains_key(mutualis::plan::ZONE_LABEL))
 }
 
 /// The plans to check: the operator's (DKIM, mail address) and the offline one.
@@ -267,8 +276,8 @@ fn served_zones_answer_every_planned_record_over_udp_and_tcp() {
     for f in fixtures() {
         if f.plan.zones.is_empty() {
             assert!(
-                f.config_map("dns-zones").is_none(),
-                "{}: no zone but a dns-zones ConfigMap",
+                !f.plan.objects.iter().any(is_zones),
+                "{}: no zone but a zones ConfigMap",
                 f.name
             );
             continue;
@@ -365,5 +374,78 @@ fn served_zones_hold_the_records_each_service_needs() {
             .map(|s| s.to_string())
             .collect();
         assert_eq!(a, expected, "{mail_host}: the mail LB's addresses");
+    }
+}
+
+/// The shared name servers: every tenant's zone ConfigMap laid out in one directory as the
+/// sidecar writes it (one file per key, named by the key), loaded by one server, and each
+/// tenant's zones answered there with their planned SOA and NS.
+#[test]
+fn one_server_serves_every_tenant_zone_from_the_zone_config_maps() {
+    if !require("dns shared server", &["knotd", "kdig"]) {
+        return;
+    }
+    let dir = temp_dir();
+    // The sidecar's folder. The IDNA fixture reuses a domain of the Coteaux Bordelais (as a
+    // second tenant could: nothing refuses a domain another tenant holds yet), and one folder
+    // can hold one file per zone, so a tenant whose zone is taken is left out here.
+    let mut files: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for f in fixtures() {
+        let Some(data) = f
+            .plan
+            .objects
+            .iter()
+            .filter(|o| is_zones(o))
+            .find_map(|o| match o {
+                mutualis::plan::Object::ConfigMap(cm) => cm.data.clone(),
+                _ => None,
+            })
+        else {
+            continue;
+        };
+        if data.keys().any(|k| files.contains_key(k)) {
+            continue;
+        }
+        for (key, text) in data {
+            files.insert(key, (f.name.clone(), text));
+        }
+    }
+    let zones: Vec<(ZoneFile, String)> = files
+        .iter()
+        .map(|(key, (tenant, text))| {
+            // CoreDNS's `auto` plugin derives the origin from `db.<origin>`.
+            let origin = key.strip_prefix("db.").expect("zone files are db.<origin>");
+            let f = fixtures().iter().find(|f| &f.name == tenant).unwrap();
+            let z = f.plan.zones.iter().find(|z| z.origin == origin).unwrap();
+            (z.clone(), text.clone())
+        })
+        .collect();
+    let refs: Vec<(&ZoneFile, String)> = zones.iter().map(|(z, t)| (z, t.clone())).collect();
+    let port = free_port();
+    let conf = knot_conf(dir.path(), port, &refs);
+    let mut server = Server::start(
+        "knotd for every tenant",
+        Net::Host
+            .command(crate::support::which("knotd").unwrap())
+            .arg("-c")
+            .arg(&conf),
+        &dir.path().join("knotd.log"),
+    );
+    let probe = refs[0].0.origin.clone();
+    server.wait_ready(|| kdig(port, false, &probe, "SOA").is_some_and(|a| !a.is_empty()));
+    let tenants: BTreeSet<&str> = files.values().map(|(t, _)| t.as_str()).collect();
+    assert!(tenants.len() >= 3, "{tenants:?}");
+    for (z, _) in &zones {
+        let sets = rrsets(z);
+        let apex = sets
+            .iter()
+            .filter(|((_, t), _)| matches!(t, RecordType::SOA | RecordType::NS));
+        for ((owner, rtype), expected) in apex {
+            let got: BTreeSet<String> = kdig(port, false, owner, &rtype.to_string())
+                .unwrap()
+                .into_iter()
+                .collect();
+            assert_eq!(&got, expected, "{owner} {rtype}");
+        }
     }
 }

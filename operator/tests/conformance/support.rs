@@ -206,6 +206,10 @@ fn generate(
                         selector: mutualis::plan::secrets::DKIM_SELECTOR.into(),
                     });
                 }
+                // The syndicate's relay credentials: any value does for configuration checks.
+                SecretKind::CopiedFrom { key: source, .. } => {
+                    data.insert(key.clone(), format!("relay-{source}"));
+                }
             }
         }
         out.insert(request.name.clone(), data);

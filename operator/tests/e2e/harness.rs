@@ -43,6 +43,9 @@ pub struct Out {
     pub stderr: String,
 }
 
+/// Where tenants' zone ConfigMaps go (the catalogue's `spec.dns.zonesNamespace`).
+pub const ZONES_NAMESPACE: &str = "mutualis-dns";
+
 /// One development cluster with mutualis' CRDs and the founding catalogue installed.
 pub struct Env {
     pub cluster: DevCluster,
@@ -97,6 +100,9 @@ impl Env {
         .await;
         let catalog = root().join("examples/catalog.yaml");
         env.kubectl_ok(&["apply", "--server-side", "-f", catalog.to_str().unwrap()])
+            .await;
+        // The shared name servers' namespace, which the chart creates with `dns.enabled`.
+        env.kubectl_ok(&["create", "namespace", ZONES_NAMESPACE])
             .await;
         env
     }

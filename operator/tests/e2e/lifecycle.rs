@@ -144,11 +144,11 @@ async fn members_and_services_follow_the_spec_and_volumes_survive() {
         .await;
     let namespace = namespace_of(&env, "tresses").await;
     let zones = |env: &Env| {
-        let ns = namespace.clone();
         let client = env.client.clone();
         async move {
-            let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client, &ns);
-            cms.list(&ListParams::default().labels("mutualis.io/service=dns"))
+            let cms: Api<k8s_openapi::api::core::v1::ConfigMap> =
+                Api::namespaced(client, crate::harness::ZONES_NAMESPACE);
+            cms.list(&ListParams::default().labels("mutualis.io/tenant=tresses"))
                 .await
                 .unwrap()
                 .items
@@ -344,6 +344,24 @@ async fn deletion_retains_data_or_deletes_everything_by_policy() {
     .await;
     let namespaces: Api<Namespace> = Api::all(env.client.clone());
     assert!(namespaces.get_opt(&kept_ns).await.unwrap().is_some());
+    // Either policy: the zones leave the shared name servers with the Tenant (owner reference).
+    let zone_maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(env.client.clone(), crate::harness::ZONES_NAMESPACE);
+    for t in ["fargues", "bonnetan"] {
+        env.eventually(
+            Duration::from_secs(20),
+            "the deleted tenant's zones gone",
+            || async {
+                zone_maps
+                    .get_opt(&format!("zones-{t}"))
+                    .await
+                    .ok()?
+                    .is_none()
+                    .then_some(())
+            },
+        )
+        .await;
+    }
 
     // Delete: the namespace and all it held go.
     env.eventually(
@@ -388,17 +406,17 @@ async fn an_operator_killed_mid_reconcile_converges_after_restart() {
     }
     // Exactly the planned objects: none lost, none duplicated.
     for n in &names {
-        let namespace = namespace_of(&env, n).await;
+        assert!(!namespace_of(&env, n).await.is_empty());
         let planned = crate::lifecycle::planned_counts(&env, n).await;
         for (kind, count) in planned {
             if kind == "Namespace" {
                 continue;
             }
             let out = env
+                // Every namespace: the zone ConfigMap lives in the shared name servers'.
                 .kubectl_ok(&[
-                    "-n",
-                    &namespace,
                     "get",
+                    "--all-namespaces",
                     &kind.to_lowercase(),
                     "-l",
                     &format!("mutualis.io/tenant={n}"),

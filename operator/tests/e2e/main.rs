@@ -181,9 +181,41 @@ async fn coteaux_bordelais_becomes_ready_and_kubectl_shows_it() {
         dkim.metadata.annotations.as_ref().unwrap()["mutualis.io/generated-keys"],
         "rsa.private,rsa.public"
     );
+    // The zones are published for the shared name servers, owned by the Tenant.
     let zones: Api<k8s_openapi::api::core::v1::ConfigMap> =
-        Api::namespaced(env.client.clone(), &namespace);
-    let zones = zones.get("dns-zones").await.unwrap().data.unwrap();
+        Api::namespaced(env.client.clone(), harness::ZONES_NAMESPACE);
+    let zones = zones.get("zones-coteaux-bordelais").await.unwrap();
+    let owner = &zones.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("Tenant", "coteaux-bordelais")
+    );
+    assert_eq!(
+        zones.metadata.labels.as_ref().unwrap()["mutualis.io/zone"],
+        "true"
+    );
+    let status = env
+        .kubectl_ok(&[
+            "get",
+            "tenant",
+            "coteaux-bordelais",
+            "-o",
+            "jsonpath={.status.zones}",
+        ])
+        .await;
+    let published: Vec<serde_json::Value> = serde_json::from_str(&status).unwrap();
+    assert_eq!(
+        published.len(),
+        9,
+        "the tenant's and its 8 communes' zones: {status}"
+    );
+    let sallebœuf = published
+        .iter()
+        .find(|z| z["unicode"] == "sallebœuf.fr")
+        .unwrap();
+    assert_eq!(sallebœuf["name"], "xn--sallebuf-ptb.fr", "A-label form");
+    assert!(published.iter().all(|z| z["serial"].as_u64().unwrap() >= 1));
+    let zones = zones.data.unwrap();
     let apex = zones["db.coteaux-bordelais.fr"].replace("\" \"", "");
     assert!(
         apex.contains("v=DKIM1; k=rsa; p=") && apex.contains(&public[..200]),
@@ -214,12 +246,21 @@ async fn coteaux_bordelais_becomes_ready_and_kubectl_shows_it() {
 
     // Drift on an owned field is corrected: scale a workload by hand.
     let deployments: Api<Deployment> = Api::namespaced(env.client.clone(), &namespace);
+    // A rolling workload: the quota leaves room for one more of its pods (a rollout's surge).
     let first = deployments
         .list(&ListParams::default())
         .await
         .unwrap()
         .items
-        .remove(0);
+        .into_iter()
+        .find(|d| {
+            d.spec
+                .as_ref()
+                .and_then(|s| s.strategy.as_ref())
+                .and_then(|s| s.type_.as_deref())
+                != Some("Recreate")
+        })
+        .expect("a rolling Deployment");
     let deployment = first.metadata.name.clone().unwrap();
     let planned = first.spec.as_ref().and_then(|s| s.replicas);
     env.kubectl_ok(&[

@@ -146,13 +146,14 @@ pub async fn observe(client: &Client, draft: &Plan) -> Result<PlanInputs, DiffEr
         .get_metadata_opt(DKIM_SECRET)
         .await?
         .and_then(|s| dkim_from_annotations(s.annotations()));
-    let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
-        Api::namespaced(client.clone(), ns);
     let mut previous_zones = ZoneVersions::default();
     let services: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(client.clone(), ns);
     let mut mail_addresses = Vec::new();
     for object in &draft.objects {
         let annotations = object.metadata().annotations.clone().unwrap_or_default();
+        // The zones ConfigMap lives in the shared name servers' namespace, not the tenant's.
+        let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+            Api::namespaced(client.clone(), object.namespace().unwrap_or(ns));
         if object.kind() == "ConfigMap"
             && annotations.contains_key(ZONE_VERSIONS_ANNOTATION)
             && let Some(cm) = config_maps.get_metadata_opt(object.name()).await?

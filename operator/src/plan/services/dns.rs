@@ -1,47 +1,31 @@
-//! DNS: an authoritative zone per domain, with the records the enabled services need, served
-//! by CoreDNS's `file` plugin from the `dns-zones` ConfigMap. The file plugin reloads a zone
-//! when its SOA serial rises, which is why serials follow content (see `plan::zone`).
+//! DNS: an authoritative zone per domain, with the records the enabled services need,
+//! published as the tenant's zone ConfigMap in the shared DNS namespace. The catalogue's name
+//! servers (the NS records) are one shared, redundant CoreDNS installed by the Helm chart; its
+//! `auto` plugin reloads a zone when its SOA serial rises, which is why serials follow content
+//! (see `plan::zone`).
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::net::IpAddr;
 
 use hickory_proto::rr::rdata::MX;
 use hickory_proto::rr::{Name, RData, Record};
-use k8s_openapi::api::core::v1::{Container, PodSpec};
 
 use super::{Ctx, Out};
 use crate::api::Service;
-use crate::plan::builders::{config_hash, config_map, config_volume, deployment, service};
+use crate::plan::builders::config_map;
 use crate::plan::hosts;
-use crate::plan::network::{Allow, Peer, PodsOf, Port, Protocol};
-use crate::plan::object::selector;
-use crate::plan::security::{http_probe, mount, pod, resources, restricted};
+use crate::plan::network::Allow;
+use crate::plan::object::meta;
 use crate::plan::validate::Domain;
 use crate::plan::zone::{
     SoaValues, ZONE_VERSIONS_ANNOTATION, ZoneFile, ZoneVersions, address, caa_issue, cname, fqdn,
     mx, ns, sub, txt, zone_file,
 };
 
-const CONFIG: &str = "dns-zones";
-/// CoreDNS listens on an unprivileged port; the Service maps 53 to it.
-pub const DNS_UDP: Port = Port::mapped("dns-udp", 53, 1053, Protocol::Udp);
-pub const DNS_TCP: Port = Port::mapped("dns-tcp", 53, 1053, Protocol::Tcp);
-/// Probes only (the kubelet is not subject to network policies).
-const HEALTH: Port = Port::tcp("health", 8080);
-const READY: Port = Port::tcp("ready", 8181);
-
-/// Queried from anywhere: it is the zones' authoritative server.
+/// No workload in the tenant's namespace: the shared name servers have their own policy.
 pub fn network() -> Vec<Allow> {
-    vec![Allow {
-        name: "allow-dns",
-        pods: PodsOf::Component(Service::Dns, "dns"),
-        ingress: Some((Peer::Anywhere, vec![DNS_UDP, DNS_TCP])),
-        egress: None,
-    }]
+    Vec::new()
 }
-/// The `nonroot` user of the CoreDNS image.
-const COREDNS_UID: i64 = 65532;
 
 /// The zones of every domain of the tenant.
 fn zones(ctx: &Ctx<'_>, notes: &mut Vec<String>) -> Vec<ZoneFile> {
@@ -141,7 +125,10 @@ fn records(ctx: &Ctx<'_>, shared: &Shared, d: &Domain, primary: bool) -> Vec<Rec
     }
     if services.is_on(Service::Mail) {
         r.push(mx(&apex, ttl, 10, &shared.mail_host));
-        r.push(txt(apex.clone(), ttl, "v=spf1 mx -all"));
+        // SPF authorises the way out the catalogue declares (validate requires it with mail).
+        if let Some(outbound) = t.outbound() {
+            r.push(txt(apex.clone(), ttl, &outbound.spf()));
+        }
         r.push(txt(
             sub(hosts::DMARC, &d.ascii),
             ttl,
@@ -156,6 +143,14 @@ fn records(ctx: &Ctx<'_>, shared: &Shared, d: &Domain, primary: bool) -> Vec<Rec
                 sub(&hosts::dkim_label(&key.selector), &d.ascii),
                 ttl,
                 &format!("v=DKIM1; k={}; p={}", key.algorithm, key.public_key_base64),
+            ));
+        }
+        // DNS-01 for the mail certificate, delegated to the syndicate's challenge zone.
+        if primary && let Some(zone) = dns_01_zone(ctx) {
+            r.push(cname(
+                sub(hosts::MAIL_ACME_CHALLENGE, &d.ascii),
+                ttl,
+                &fqdn(&format!("{}.{zone}", t.name())),
             ));
         }
         if primary {
@@ -176,39 +171,41 @@ fn records(ctx: &Ctx<'_>, shared: &Shared, d: &Domain, primary: bool) -> Vec<Rec
     r
 }
 
-/// The zones, and the CoreDNS workload serving them.
+/// The challenge zone of the mail certificate's DNS-01 issuer, when the catalogue has one.
+fn dns_01_zone(ctx: &Ctx<'_>) -> Option<String> {
+    let mail = ctx.tenant.catalog().tls.as_ref()?.mail.as_ref()?;
+    Some(mail.challenge_zone.trim_end_matches('.').to_owned())
+}
+
+/// The zones, published for the shared name servers.
 pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
     let zones = zones(ctx, &mut out.notes);
-    serve(ctx, &zones, out);
+    publish(ctx, &zones, out);
     out.zones = zones;
 }
 
-fn serve(ctx: &Ctx<'_>, zones: &[ZoneFile], out: &mut Out) {
+/// The tenant's zones as one ConfigMap in the shared DNS namespace, one `db.<origin>` file per
+/// zone: the shared CoreDNS's sidecar copies every ConfigMap labelled [`ZONE_LABEL`] there
+/// into the directory CoreDNS's `auto` plugin loads, so a changed or new zone is served
+/// without a restart. The Tenant owns it (a cluster-scoped owner of a namespaced child), so
+/// deleting the Tenant removes its zones.
+fn publish(ctx: &Ctx<'_>, zones: &[ZoneFile], out: &mut Out) {
     let t = ctx.tenant;
-    let mut corefile = String::from("# Generated by mutualis: one server block per zone.\n");
-    for (i, z) in zones.iter().enumerate() {
-        let _ = write!(
-            corefile,
-            "{o}:{port} {{\n    file /etc/coredns/db.{o} {o} {{\n        reload 30s\n    }}\n    errors\n    log . {{\n        class denial error\n    }}\n",
-            o = z.origin,
-            port = DNS_UDP.target
-        );
-        if i == 0 {
-            let _ = write!(
-                corefile,
-                "    health :{}\n    ready :{}\n",
-                HEALTH.target, READY.target
-            );
-        }
-        corefile.push_str("}\n");
-    }
-    // The zones change on their own (serials); only the Corefile needs a pod restart.
-    let hash = config_hash(&BTreeMap::from([("Corefile".to_owned(), corefile.clone())]));
-    let mut data = BTreeMap::from([("Corefile".to_owned(), corefile)]);
-    for z in zones {
-        data.insert(format!("db.{}", z.origin), z.text.clone());
-    }
-    let mut meta = ctx.meta(CONFIG, Service::Dns, "coredns", "dns");
+    let data: BTreeMap<String, String> = zones
+        .iter()
+        .map(|z| (format!("db.{}", z.origin), z.text.clone()))
+        .collect();
+    let mut meta = meta(
+        t.name(),
+        Some(&t.catalog().dns.zones_namespace),
+        &zones_config_map(t.name()),
+        Service::Dns,
+        "coredns",
+        "zones",
+    );
+    meta.labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(ZONE_LABEL.to_owned(), "true".to_owned());
     let versions = ZoneVersions(
         zones
             .iter()
@@ -220,41 +217,12 @@ fn serve(ctx: &Ctx<'_>, zones: &[ZoneFile], out: &mut Out) {
         versions.to_annotation(),
     )]));
     out.push(config_map(meta, data));
+}
 
-    let sel = selector(t.name(), Service::Dns, "dns");
-    out.push(service(
-        ctx.meta("dns", Service::Dns, "coredns", "dns"),
-        sel.clone(),
-        &[DNS_UDP, DNS_TCP],
-        true,
-    ));
-    let container = Container {
-        name: "coredns".into(),
-        image: Some(t.catalog().images.dns.reference()),
-        args: Some(vec!["-conf".into(), "/etc/coredns/Corefile".into()]),
-        ports: Some(vec![
-            DNS_UDP.container_port(),
-            DNS_TCP.container_port(),
-            HEALTH.container_port(),
-        ]),
-        volume_mounts: Some(vec![mount("zones", "/etc/coredns", None, true)]),
-        security_context: Some(restricted(COREDNS_UID)),
-        resources: Some(resources("50m", "32Mi", "500m", "128Mi")),
-        readiness_probe: Some(http_probe("/ready", READY.target, 10, 3)),
-        liveness_probe: Some(http_probe("/health", HEALTH.target, 20, 5)),
-        ..Container::default()
-    };
-    let pod_spec = PodSpec {
-        containers: vec![container],
-        volumes: Some(vec![config_volume("zones", CONFIG)]),
-        security_context: Some(pod(None)),
-        ..PodSpec::default()
-    };
-    out.push(deployment(
-        ctx.meta("dns", Service::Dns, "coredns", "dns"),
-        sel,
-        Some(hash),
-        pod_spec,
-        false,
-    ));
+/// The label the shared name servers' sidecar selects zone ConfigMaps by.
+pub const ZONE_LABEL: &str = crate::plan::object::labels::ZONE;
+
+/// `zones-<tenant>`, the tenant's zone ConfigMap in the shared DNS namespace.
+pub fn zones_config_map(tenant: &str) -> String {
+    format!("zones-{tenant}")
 }

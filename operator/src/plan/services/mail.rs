@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec};
 
 use super::{Ctx, Out};
 use crate::api::Service;
@@ -15,6 +15,7 @@ use crate::plan::builders::{
     claim_volume, config_hash, config_map, config_volume, deployment, env, env_secret, ingress,
     pvc, secret_volume, service,
 };
+use crate::plan::catalog_mail::Outbound;
 use crate::plan::network::{Allow, DNS_CLIENT, Peer, PodsOf, Port};
 use crate::plan::object::Object;
 use crate::plan::object::selector;
@@ -45,18 +46,73 @@ pub const SUBMISSION: Port = Port::tcp("submission", 587);
 pub const IMAPS: Port = Port::tcp("imaps", 993);
 const PORTS: [Port; 4] = [SMTP, SUBMISSIONS, SUBMISSION, IMAPS];
 
-/// Reached from anywhere on every mail port; reaches other domains' MX (SMTP) and the DNS
-/// resolvers rspamd uses.
-pub fn network() -> Vec<Allow> {
+/// Reached from anywhere on every mail port; reaches the DNS resolvers rspamd uses and the
+/// way out the catalogue declares: other domains' MX (SMTP) when sending directly, only the
+/// relay's port when relaying (no port 25 out, so nothing bypasses the relay's SPF).
+pub fn network(outbound: Option<&Outbound>) -> Vec<Allow> {
+    let out = match outbound {
+        Some(Outbound::Relay { port, .. }) => Port::tcp("relay", i32::from(*port)),
+        _ => SMTP,
+    };
     vec![Allow {
         name: "allow-mail",
         pods: PodsOf::Component(Service::Mail, "mail"),
         ingress: Some((Peer::Anywhere, PORTS.to_vec())),
         egress: Some((
             Peer::Anywhere,
-            [SMTP].into_iter().chain(DNS_CLIENT).collect(),
+            [out].into_iter().chain(DNS_CLIENT).collect(),
         )),
     }]
+}
+
+/// The Secret the relay credentials are read from in the tenant's namespace (copied there
+/// when the catalogue names another namespace).
+pub const RELAY_SECRET: &str = "mail-relay";
+
+/// docker-mailserver's relay settings (v15 reads `RELAY_HOST`, `RELAY_PORT`, `RELAY_USER`
+/// and `RELAY_PASSWORD`), and the copy of the credentials the tenant's namespace needs.
+fn relay(ctx: &Ctx<'_>, environment: &mut Vec<EnvVar>, out: &mut Out) {
+    let Some(Outbound::Relay { host, port, .. }) = ctx.tenant.outbound() else {
+        return;
+    };
+    environment.push(env("RELAY_HOST", host));
+    environment.push(env("RELAY_PORT", &port.to_string()));
+    let credentials = ctx
+        .tenant
+        .catalog()
+        .mail
+        .as_ref()
+        .and_then(|m| m.outbound.relay.as_ref())
+        .and_then(|r| r.credentials_secret_ref.as_ref());
+    let Some(secret) = credentials else {
+        return;
+    };
+    let name = match &secret.namespace {
+        Some(namespace) if namespace != ctx.tenant.namespace() => {
+            out.secret(
+                ctx,
+                RELAY_SECRET,
+                Service::Mail,
+                ["username", "password"]
+                    .into_iter()
+                    .map(|key| {
+                        (
+                            key.to_owned(),
+                            SecretKind::CopiedFrom {
+                                namespace: namespace.clone(),
+                                name: secret.name.clone(),
+                                key: key.to_owned(),
+                            },
+                        )
+                    })
+                    .collect(),
+            );
+            RELAY_SECRET
+        }
+        _ => secret.name.as_str(),
+    };
+    environment.push(env_secret("RELAY_USER", name, "username"));
+    environment.push(env_secret("RELAY_PASSWORD", name, "password"));
 }
 
 pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
@@ -140,6 +196,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         env("ENABLE_UPDATE_CHECK", "0"),
         env("LOG_LEVEL", "info"),
     ];
+    relay(ctx, &mut environment, out);
     let mut mounts = vec![
         mount("data", "/var/mail", Some("mail"), false),
         mount("data", "/var/mail-state", Some("state"), false),

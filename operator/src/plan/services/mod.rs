@@ -29,10 +29,11 @@ pub fn builder(service: Service) -> fn(&Ctx<'_>, &mut Out) {
     }
 }
 
-/// The network needs `service` declares beside its ports.
-pub fn network_of(service: Service) -> Vec<Allow> {
+/// The network needs `service` declares beside its ports (mail's egress follows the
+/// catalogue's outbound declaration).
+pub fn network_of(service: Service, tenant: &ValidatedTenant) -> Vec<Allow> {
     match service {
-        Service::Mail => mail::network(),
+        Service::Mail => mail::network(tenant.outbound()),
         Service::Website => website::network(),
         Service::Dns => dns::network(),
         Service::Collaboration => collaboration::network(),

@@ -46,7 +46,7 @@ fn zones_follow_inputs_dkim_and_mail_addresses() {
         again.zones.iter().all(|z| z.version.serial == 2),
         "unchanged: serials stay"
     );
-    let cm = find(&again, "ConfigMap", "dns-zones");
+    let cm = find(&again, "ConfigMap", "zones-villages");
     let stored = ZoneVersions::from_annotations(cm.metadata().annotations.as_ref().unwrap());
     assert_eq!(
         stored,
@@ -127,4 +127,59 @@ fn validation_refuses_what_the_builders_cannot_handle() {
             .to_string();
         assert!(err.contains(expected), "expected {expected:?} in {err:?}");
     }
+}
+
+/// The NS records name the catalogue's shared name servers: the zones go to them, as one
+/// ConfigMap in their namespace with one `db.<A-label origin>` file per zone, and the tenant
+/// runs no name server of its own.
+#[test]
+fn zones_are_published_for_the_shared_name_servers() {
+    let p = plan_of(TENANT, &PlanInputs::default());
+    let cm = find(&p, "ConfigMap", "zones-villages").to_json();
+    assert_eq!(cm["metadata"]["namespace"], "mutualis-dns");
+    let files: Vec<&str> = cm["data"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        files,
+        ["db.tresses.fr", "db.villages.fr", "db.xn--sallebuf-ptb.fr"]
+    );
+    assert_eq!(
+        cm["data"]["db.xn--sallebuf-ptb.fr"].as_str().unwrap(),
+        p.zones[1].text
+    );
+    for o in &p.objects {
+        let service = &o.metadata().labels.as_ref().unwrap()[labels::SERVICE];
+        assert!(
+            service != "dns" || o.name() == "zones-villages",
+            "{} {}: the tenant runs no name server",
+            o.kind(),
+            o.name()
+        );
+    }
+}
+
+/// Zone files are ASCII: `$ORIGIN`, every owner name and every name in RDATA in A-label form
+/// (a Unicode name in a zone file is another name to every server).
+#[test]
+fn zone_files_hold_only_a_label_names() {
+    let p = plan_of(TENANT, &PlanInputs::default());
+    let z = p
+        .zones
+        .iter()
+        .find(|z| z.unicode == "sallebœuf.fr")
+        .unwrap();
+    assert_eq!(z.origin, "xn--sallebuf-ptb.fr");
+    assert!(z.text.is_ascii(), "{}", z.text);
+    for r in &z.records {
+        let owner = r.name.to_ascii();
+        assert!(owner.ends_with("xn--sallebuf-ptb.fr."), "owner {owner}");
+        let data = r.data.to_string();
+        assert!(data.is_ascii(), "{data}");
+    }
+    assert!(z.text.contains("_dmarc.xn--sallebuf-ptb.fr."));
+    assert!(z.text.contains("mailto:dmarc-reports@xn--sallebuf-ptb.fr"));
 }

@@ -3,6 +3,7 @@
 
 mod inputs_and_validation;
 mod limits;
+mod outbound;
 mod ports_and_policies;
 mod quota;
 
@@ -33,6 +34,8 @@ spec:
     nameServers: [ns1.example.net, ns2.example.net]
     hostmaster: hostmaster@example.net
     webTarget: {addresses: [192.0.2.1]}
+  mail:
+    outbound: {egressAddresses: [192.0.2.25, "2001:db8::25"]}
 "#;
 
 pub(super) const TENANT: &str = r#"
@@ -88,7 +91,11 @@ fn every_object_is_labelled_namespaced_and_unowned() {
             m.owner_references.is_none(),
             "the apply step adds owner references"
         );
-        if o.kind() != "Namespace" {
+        if o.name() == "zones-villages" {
+            // The one child outside the tenant's namespace: the shared name servers' zones.
+            assert_eq!(m.namespace.as_deref(), Some("mutualis-dns"));
+            assert_eq!(l["mutualis.io/zone"], "true");
+        } else if o.kind() != "Namespace" {
             assert_eq!(
                 m.namespace.as_deref(),
                 Some("mutualis-villages"),
@@ -191,8 +198,8 @@ fn every_container_is_locked_down_sized_and_probed() {
         }
     }
     assert_eq!(
-        checked, 10,
-        "7 Deployments (2 with init containers) and the CronJob"
+        checked, 9,
+        "6 Deployments (2 with init containers) and the CronJob"
     );
     // Only docker-mailserver and Samba run as root, and say so.
     let roots: Vec<&str> = p
