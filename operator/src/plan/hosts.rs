@@ -39,6 +39,12 @@ pub fn dkim_label(selector: &str) -> String {
     format!("{selector}._domainkey")
 }
 
+/// The ASCII (IDNA) form of a validated domain, without a trailing dot.
+pub fn ascii(domain: &str) -> String {
+    let domain = domain.trim_end_matches('.');
+    idna::domain_to_ascii(domain).unwrap_or_else(|_| domain.to_owned())
+}
+
 /// The SOA's RNAME for `hostmaster` (`local@host` → `local.host`, host in ASCII form); the
 /// catalogue check made sure the local part is one label and the host a domain.
 pub fn soa_mailbox(hostmaster: &str) -> String {

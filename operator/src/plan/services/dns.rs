@@ -57,13 +57,18 @@ fn zones(ctx: &Ctx<'_>, notes: &mut Vec<String>) -> Vec<ZoneFile> {
     // Names shared by every zone, parsed once.
     let shared = Shared {
         name_servers: t.name_servers().iter().map(|n| fqdn(n)).collect(),
+        // Validated as domains by the catalogue check; Unicode ones go out in ASCII form.
         issuers: dns
             .caa_issuers
             .iter()
-            .filter_map(|i| Name::from_ascii(i).ok())
+            .filter_map(|i| Name::from_ascii(hosts::ascii(i)).ok())
             .collect(),
         mail_host: fqdn(&ctx.mail_host()),
-        web_cname: dns.web_target.cname.as_deref().map(fqdn),
+        web_cname: dns
+            .web_target
+            .cname
+            .as_deref()
+            .map(|c| fqdn(&hosts::ascii(c))),
         web_addresses: dns
             .web_target
             .addresses

@@ -93,6 +93,22 @@ fn bad_hostmasters_are_refused() {
 }
 
 #[test]
+fn unicode_catalogue_names_go_out_in_ascii_form() {
+    // Found by the property tests: a Unicode CNAME target passed validation, then panicked.
+    let cat = catalog_with(
+        "webTarget: {addresses: [192.0.2.1]}",
+        "webTarget: {cname: œ.example}\n    caaIssuers: [autorité.fr]",
+    );
+    let p = build(
+        &validate(&tenant(TENANT), &cat).unwrap(),
+        &PlanInputs::default(),
+    );
+    let zone = &p.zones[0].text;
+    assert!(zone.contains("CNAME xn--"), "{zone}");
+    assert!(zone.contains("issue \"xn--autorit-hya.fr\""), "{zone}");
+}
+
+#[test]
 fn catalogue_mistakes_are_refused() {
     let cases = [
         (
