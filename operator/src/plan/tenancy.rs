@@ -119,7 +119,7 @@ fn network_policies(ctx: &Ctx<'_>, out: &mut Out) {
         });
     }
     for service in t.services().enabled() {
-        allows.extend(services::network_of(service));
+        allows.extend(services::network_of(service, t));
     }
 
     out.push(Object::from(NetworkPolicy {

@@ -74,8 +74,8 @@ fn every_generated_configuration_file_has_a_conformance_check() {
         ),
         (
             "nextcloud-config",
-            "mutualis.config.php",
-            "collaboration: php",
+            "mutualis-settings.sh",
+            "collaboration: sh, its occ calls recorded",
         ),
         ("nextcloud-config", "member-groups.sh", "collaboration: sh"),
         // CoreDNS has no Debian or PyPI package; the zones it serves are checked above.

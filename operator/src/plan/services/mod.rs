@@ -29,13 +29,13 @@ pub fn builder(service: Service) -> fn(&Ctx<'_>, &mut Out) {
     }
 }
 
-/// The network needs `service` declares beside its ports.
-pub fn network_of(service: Service) -> Vec<Allow> {
+/// The network needs `service` declares beside its ports, for `tenant`.
+pub fn network_of(service: Service, tenant: &ValidatedTenant) -> Vec<Allow> {
     match service {
         Service::Mail => mail::network(),
         Service::Website => website::network(),
         Service::Dns => dns::network(),
-        Service::Collaboration => collaboration::network(),
+        Service::Collaboration => collaboration::network(tenant.services().is_on(Service::Mail)),
         Service::Nas => nas::network(),
     }
 }

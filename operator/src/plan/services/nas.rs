@@ -11,7 +11,8 @@ use k8s_openapi::api::core::v1::{Container, PodSpec};
 use super::{Ctx, Out};
 use crate::api::Service;
 use crate::plan::builders::{
-    claim_volume, config_hash, config_map, config_volume, deployment, env, env_secret, pvc, service,
+    claim_volume, config_hash, config_map, config_volume, deployment, env, pvc, secret_volume,
+    service,
 };
 use crate::plan::network::{Allow, Peer, PodsOf, Port};
 use crate::plan::object::selector;
@@ -28,6 +29,8 @@ pub const VOLUMES: [VolumeSpec; 1] = [VolumeSpec {
 
 const CONFIG: &str = "nas-config";
 const USERS_SECRET: &str = "nas-users";
+/// The init container's view of that Secret: a file per share user, named after it.
+const PASSWORDS_DIR: &str = "/etc/samba-passwords";
 pub const SMB: Port = Port::tcp("smb", 445);
 
 /// Reached by pods of the cluster (the syndicate's network is added by the catalogue).
@@ -93,10 +96,9 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
     for (i, s) in shares.iter().enumerate() {
         let uid = FIRST_UID + i as u32;
         let sep = if i == 0 { "" } else { "," };
-        let var = env_name(i);
         let _ = writeln!(
             script,
-            "  printf '{sep}{{\"name\": \"{n}\", \"uid\": {uid}, \"gid\": {uid}, \"password\": \"%s\"}}' \"${var}\"",
+            "  printf '{sep}{{\"name\": \"{n}\", \"uid\": {uid}, \"gid\": {uid}, \"password\": \"%s\"}}' \"$(cat {PASSWORDS_DIR}/{n})\"",
             n = s.name
         );
     }
@@ -140,15 +142,9 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
             "/bin/sh".into(),
             "/etc/samba-container/prepare.sh".into(),
         ]),
-        env: Some(
-            shares
-                .iter()
-                .enumerate()
-                .map(|(i, s)| env_secret(&env_name(i), USERS_SECRET, s.name))
-                .collect(),
-        ),
         volume_mounts: Some(vec![
             mount("config", "/etc/samba-container", None, true),
+            mount("passwords", PASSWORDS_DIR, None, true),
             mount("users", "/etc/samba-users", None, false),
             mount("data", "/shares", None, false),
         ]),
@@ -191,6 +187,8 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         containers: vec![container],
         volumes: Some(vec![
             config_volume("config", CONFIG),
+            // Root reads it, in the init container only.
+            secret_volume("passwords", USERS_SECRET, 0o400),
             scratch_in_memory("users", "1Mi"),
             claim_volume("data", DATA_PVC),
         ]),
@@ -204,8 +202,4 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         pod_spec,
         true,
     ));
-}
-
-fn env_name(i: usize) -> String {
-    format!("SHARE_PASSWORD_{i}")
 }

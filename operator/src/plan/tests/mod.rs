@@ -4,6 +4,7 @@
 mod inputs_and_validation;
 mod ports_and_policies;
 mod quota;
+mod secrets_and_settings;
 
 use serde_json::{Value, json};
 
@@ -190,8 +191,8 @@ fn every_container_is_locked_down_sized_and_probed() {
         }
     }
     assert_eq!(
-        checked, 10,
-        "7 Deployments (2 with init containers) and the CronJob"
+        checked, 11,
+        "7 Deployments (3 with init containers) and the CronJob"
     );
     // Only docker-mailserver and Samba run as root, and say so.
     let roots: Vec<&str> = p
