@@ -47,6 +47,10 @@ pub struct ServiceCatalogSpec {
     pub tls: Option<Tls>,
     /// Values every tenant's DNS zones share.
     pub dns: CatalogDns,
+    /// The networks reaching every tenant's NAS unless the Tenant names its own, e.g. the
+    /// syndicate's VPN range.
+    #[serde(default, skip_serializing_if = "super::NasAccess::is_empty")]
+    pub nas: super::NasAccess,
 }
 
 /// One subscription tier.

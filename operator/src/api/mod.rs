@@ -18,8 +18,8 @@ pub use catalog::{
 pub use crd::{crd_files, crds, crds_yaml};
 pub use service::Service;
 pub use tenant::{
-    DeletionPolicy, Endpoints, Member, Services, Subject, SubjectKind, Subscription, Tenant,
-    TenantSpec, TenantStatus,
+    DeletionPolicy, Endpoints, Member, NasAccess, Services, Subject, SubjectKind, Subscription,
+    Tenant, TenantSpec, TenantStatus,
 };
 
 /// API group of every mutualis resource.

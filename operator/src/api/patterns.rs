@@ -29,6 +29,13 @@ pub const IMAGE_REPOSITORY: &str =
 /// An image tag: pinned versions only in practice, `latest` is refused by the plan.
 pub const IMAGE_TAG: &str = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$";
 
+/// A network in CIDR notation, IPv4 (`192.0.2.0/24`) or IPv6 (`2001:db8::/48`); the plan
+/// checks the address parses and its host bits are zero.
+pub const CIDR: &str = r"^(([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}|[0-9A-Fa-f:.]+/[0-9]{1,3})$";
+
+/// Most networks one NAS admits (a LoadBalancer's source ranges, a policy's peers).
+pub const MAX_NAS_NETWORKS: usize = 32;
+
 /// Tenant names become namespace names `mutualis-<tenant>`, which must stay a DNS label (63).
 pub const MAX_TENANT_NAME: usize = 54;
 

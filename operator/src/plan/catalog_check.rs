@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use crate::api::{CatalogDns, ServiceCatalog};
 
+use super::cidr::parse_networks;
 use super::domain::{invalid, parse_domain};
 use super::error::PlanError;
 use super::quantity::parse_bytes;
@@ -77,6 +78,10 @@ pub fn validate_catalog(catalog: &ServiceCatalog) -> Result<Vec<String>, PlanErr
             ));
         }
     }
+    parse_networks(
+        &at("spec.nas.allowedNetworks".into()),
+        &spec.nas.allowed_networks,
+    )?;
     validate_dns(&spec.dns, &at)
 }
 

@@ -9,6 +9,7 @@
 mod build;
 mod builders;
 mod catalog_check;
+pub mod cidr;
 pub mod domain;
 pub mod error;
 mod inputs;

@@ -36,7 +36,7 @@ pub fn network_of(service: Service, tenant: &ValidatedTenant) -> Vec<Allow> {
         Service::Website => website::network(),
         Service::Dns => dns::network(),
         Service::Collaboration => collaboration::network(tenant.services().is_on(Service::Mail)),
-        Service::Nas => nas::network(),
+        Service::Nas => nas::network(tenant.nas_networks()),
     }
 }
 

@@ -1,7 +1,7 @@
 //! NAS: one Samba server (samba-container) with an SMB share for the tenant and for each
 //! member commune, each with its own generated user, on the `nas-data` volume (`split.nas`).
-//! Reached inside the cluster or through the syndicate's network; SMB is never put on a
-//! public load balancer by the plan.
+//! Reached inside the cluster, and from the networks the Tenant (or its catalogue) declares
+//! through a load balancer restricted to them; SMB is never open to anyone else.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -15,7 +15,7 @@ use crate::plan::builders::{
     service,
 };
 use crate::plan::network::{Allow, Peer, PodsOf, Port};
-use crate::plan::object::selector;
+use crate::plan::object::{Object, selector};
 use crate::plan::secrets::SecretKind;
 use crate::plan::security::{mount, pod, resources, root_with, scratch_in_memory, tcp_probe};
 use crate::plan::storage::{Share, VolumeSpec};
@@ -33,14 +33,24 @@ const USERS_SECRET: &str = "nas-users";
 const PASSWORDS_DIR: &str = "/etc/samba-passwords";
 pub const SMB: Port = Port::tcp("smb", 445);
 
-/// Reached by pods of the cluster (the syndicate's network is added by the catalogue).
-pub fn network() -> Vec<Allow> {
-    vec![Allow {
+/// Reached by pods of the cluster and, through the load balancer, from the `networks` the
+/// Tenant or its catalogue declares (`spec.nas.allowedNetworks`); from nowhere else.
+pub fn network(networks: &[String]) -> Vec<Allow> {
+    let mut allows = vec![Allow {
         name: "allow-nas",
         pods: PodsOf::Component(Service::Nas, "nas"),
         ingress: Some((Peer::AnyPod, vec![SMB])),
         egress: None,
-    }]
+    }];
+    if !networks.is_empty() {
+        allows.push(Allow {
+            name: "allow-nas-networks",
+            pods: PodsOf::Component(Service::Nas, "nas"),
+            ingress: Some((Peer::Networks(networks.to_vec()), vec![SMB])),
+            egress: None,
+        });
+    }
+    allows
 }
 /// First uid of share users; share directories are owned by their user.
 const FIRST_UID: u32 = 2000;
@@ -49,6 +59,26 @@ const FIRST_UID: u32 = 2000;
 struct NasShare<'a> {
     name: &'a str,
     comment: &'a str,
+}
+
+/// SMB inside the cluster (ClusterIP); with declared networks, a LoadBalancer admitting only
+/// them (`loadBalancerSourceRanges`), keeping client addresses (`externalTrafficPolicy:
+/// Local`) for the policy's `ipBlock`s, without node ports.
+fn smb_service(ctx: &Ctx<'_>, sel: BTreeMap<String, String>) -> Object {
+    let networks = ctx.tenant.nas_networks();
+    let mut svc = service(
+        ctx.meta("nas", Service::Nas, "samba", "nas"),
+        sel,
+        &[SMB],
+        !networks.is_empty(),
+    );
+    if let Object::Service(s) = &mut svc
+        && let Some(spec) = s.spec.as_mut()
+        && !networks.is_empty()
+    {
+        spec.load_balancer_source_ranges = Some(networks.to_vec());
+    }
+    svc
 }
 
 pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
@@ -127,12 +157,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
     ));
 
     let sel = selector(t.name(), Service::Nas, "nas");
-    out.push(service(
-        ctx.meta("nas", Service::Nas, "samba", "nas"),
-        sel.clone(),
-        &[SMB],
-        false,
-    ));
+    out.push(smb_service(ctx, sel.clone()));
 
     let image = t.catalog().images.nas.reference();
     let init = Container {

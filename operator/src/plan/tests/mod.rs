@@ -2,6 +2,7 @@
 //! and the invariants every plan must keep.
 
 mod inputs_and_validation;
+mod nas_access;
 mod ports_and_policies;
 mod quota;
 mod secrets_and_settings;
