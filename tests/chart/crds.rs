@@ -73,6 +73,7 @@ fn the_founding_catalogue_is_the_examples_catalogue() {
     let values = json!({"catalog": {"create": true, "spec": {
         "dns": spec["dns"],
         "ingressClassName": spec["ingressClassName"],
+        "nas": spec["nas"],
         "tls": spec["tls"],
     }}});
     let dir = tempfile::tempdir().unwrap();

@@ -22,9 +22,13 @@ pub const DATE: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
 /// A Kubernetes quantity of bytes such as `250Gi`, `1Ti` or `500G`.
 pub const STORAGE_QUANTITY: &str = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$";
 
-/// An image repository without tag or digest (`docker.io/library/nginx`, `mailserver/docker-mailserver`).
-pub const IMAGE_REPOSITORY: &str =
-    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*$";
+/// An image repository without tag or digest (`docker.io/library/nginx`, `mailserver/docker-mailserver`,
+/// `registry.example:5000/team/app`). A port needs a path after it, so `redis:7` (a tag) and
+/// `nginx@sha256:…` (a digest) are refused: they go in `tag` and `digest`.
+pub const IMAGE_REPOSITORY: &str = r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)+|(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*)$";
+
+/// An image digest: `sha256:` and 64 lower-case hex digits.
+pub const IMAGE_DIGEST: &str = r"^sha256:[a-f0-9]{64}$";
 
 /// An image tag: pinned versions only in practice, `latest` is refused by the plan.
 pub const IMAGE_TAG: &str = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$";

@@ -10,6 +10,7 @@ mod dns;
 mod mail;
 mod nas;
 mod scanner;
+mod schema;
 mod servers;
 mod signing;
 mod support;
