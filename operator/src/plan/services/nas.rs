@@ -102,7 +102,38 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
             .collect(),
     );
 
-    // sambacc configuration, without users: their passwords are only known in the pod.
+    let config = sambacc_config(&shares);
+    let script = prepare_script(&shares);
+    let data = BTreeMap::from([
+        ("config.json".to_owned(), config),
+        ("prepare.sh".to_owned(), script),
+    ]);
+    let hash = config_hash(&data);
+    out.push(config_map(
+        ctx.meta(CONFIG, Service::Nas, "samba", "nas"),
+        data,
+    ));
+    out.push(pvc(
+        ctx.meta(DATA_PVC, Service::Nas, "samba", "nas"),
+        ctx.volume(DATA_PVC),
+        ctx.storage_class(),
+    ));
+
+    let sel = selector(t.name(), Service::Nas, "nas");
+    out.push(smb_service(ctx, sel.clone()));
+
+    let pod_spec = pod_spec(t.catalog().images.nas.reference());
+    out.push(deployment(
+        ctx.meta("nas", Service::Nas, "samba", "nas"),
+        sel,
+        Some(hash),
+        pod_spec,
+        true,
+    ));
+}
+
+/// sambacc's configuration, without users: their passwords are only known in the pod.
+fn sambacc_config(shares: &[NasShare<'_>]) -> String {
     let mut share_defs = String::new();
     for (i, s) in shares.iter().enumerate() {
         let sep = if i == 0 { "" } else { ",\n" };
@@ -114,12 +145,15 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         );
     }
     let names: Vec<String> = shares.iter().map(|s| format!("{:?}", s.name)).collect();
-    let config = format!(
+    format!(
         "{{\n  \"samba-container-config\": \"v0\",\n  \"configs\": {{\"mutualis\": {{\"shares\": [{}], \"globals\": [\"mutualis\"], \"instance_name\": \"NAS\"}}}},\n  \"globals\": {{\"mutualis\": {{\"options\": {{\"security\": \"user\", \"server min protocol\": \"SMB3\", \"smb encrypt\": \"required\", \"load printers\": \"no\", \"printing\": \"bsd\", \"printcap name\": \"/dev/null\", \"disable spoolss\": \"yes\", \"guest ok\": \"no\", \"map to guest\": \"Never\"}}}}}},\n  \"shares\": {{\n{share_defs}\n  }}\n}}\n",
         names.join(", ")
-    );
-    // The init container writes the users file from the generated passwords and creates each
-    // share directory owned by its user.
+    )
+}
+
+/// The init container's script: the users file from the mounted Secret's passwords, and each
+/// share directory owned by its user.
+fn prepare_script(shares: &[NasShare<'_>]) -> String {
     let mut script = String::from(
         "set -eu\nmkdir -p /etc/samba-users\n{\n  printf '{\"samba-container-config\": \"v0\", \"users\": {\"all_entries\": ['\n",
     );
@@ -141,25 +175,11 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
             n = s.name
         );
     }
-    let data = BTreeMap::from([
-        ("config.json".to_owned(), config),
-        ("prepare.sh".to_owned(), script),
-    ]);
-    let hash = config_hash(&data);
-    out.push(config_map(
-        ctx.meta(CONFIG, Service::Nas, "samba", "nas"),
-        data,
-    ));
-    out.push(pvc(
-        ctx.meta(DATA_PVC, Service::Nas, "samba", "nas"),
-        ctx.volume(DATA_PVC),
-        ctx.storage_class(),
-    ));
+    script
+}
 
-    let sel = selector(t.name(), Service::Nas, "nas");
-    out.push(smb_service(ctx, sel.clone()));
-
-    let image = t.catalog().images.nas.reference();
+/// The Samba pod: the init container preparing users and share directories, then smbd.
+fn pod_spec(image: String) -> PodSpec {
     let init = Container {
         name: "prepare".into(),
         image: Some(image.clone()),
@@ -207,7 +227,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         liveness_probe: Some(tcp_probe(SMB.target, 30, 3)),
         ..Container::default()
     };
-    let pod_spec = PodSpec {
+    PodSpec {
         init_containers: Some(vec![init]),
         containers: vec![container],
         volumes: Some(vec![
@@ -219,12 +239,5 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         ]),
         security_context: Some(pod(None)),
         ..PodSpec::default()
-    };
-    out.push(deployment(
-        ctx.meta("nas", Service::Nas, "samba", "nas"),
-        sel,
-        Some(hash),
-        pod_spec,
-        true,
-    ));
+    }
 }
