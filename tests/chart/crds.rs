@@ -78,6 +78,7 @@ fn the_founding_catalogue_is_the_examples_catalogue() {
     let values = json!({"catalog": {"create": true, "spec": {
         "dns": spec["dns"],
         "ingressClassName": spec["ingressClassName"],
+        "nas": spec["nas"],
         "tls": spec["tls"],
         "mail": spec["mail"],
     }}});

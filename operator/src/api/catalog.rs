@@ -50,6 +50,10 @@ pub struct ServiceCatalogSpec {
     /// How mail leaves the cluster; required when a tenant has mail on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<super::CatalogMail>,
+    /// The networks reaching every tenant's NAS unless the Tenant names its own, e.g. the
+    /// syndicate's VPN range.
+    #[serde(default, skip_serializing_if = "super::NasAccess::is_empty")]
+    pub nas: super::NasAccess,
 }
 
 /// One subscription tier.
@@ -133,19 +137,28 @@ impl StorageSplit {
 /// A pinned container image.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 pub struct Image {
-    /// Repository without tag, e.g. `docker.io/mailserver/docker-mailserver`.
+    /// Repository without tag or digest, e.g. `docker.io/mailserver/docker-mailserver`
+    /// (`redis:7` is refused: the version goes in `tag`, the digest in `digest`).
     #[schemars(length(min = 1, max = 255), regex(pattern = super::patterns::IMAGE_REPOSITORY))]
     pub repository: String,
     /// A pinned version tag (`latest` is refused).
     #[schemars(length(min = 1, max = 128), regex(pattern = super::patterns::IMAGE_TAG))]
     #[schemars(extend("x-kubernetes-validations" = [{"rule": "self != 'latest'", "message": "pin a version; 'latest' is not reproducible"}]))]
     pub tag: String,
+    /// The image's digest (`sha256:<64 hex>`), to pin its content and not only its tag: the
+    /// Pod spec then names `repository:tag@digest`, which the runtime pulls by digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(equal = 71), regex(pattern = super::patterns::IMAGE_DIGEST))]
+    pub digest: Option<String>,
 }
 
 impl Image {
-    /// `repository:tag`, the form a Pod spec wants.
+    /// `repository:tag`, or `repository:tag@digest`: the form a Pod spec wants.
     pub fn reference(&self) -> String {
-        format!("{}:{}", self.repository, self.tag)
+        match &self.digest {
+            Some(digest) => format!("{}:{}@{digest}", self.repository, self.tag),
+            None => format!("{}:{}", self.repository, self.tag),
+        }
     }
 }
 

@@ -20,8 +20,8 @@ pub use catalog_mail::{CatalogMail, MailOutbound, MailRelay, SecretRef};
 pub use crd::{crd_files, crds, crds_yaml};
 pub use service::Service;
 pub use tenant::{
-    DeletionPolicy, Endpoints, Member, Services, Subject, SubjectKind, Subscription, Tenant,
-    TenantSpec, TenantStatus, ZoneStatus,
+    DeletionPolicy, Endpoints, Member, NasAccess, Services, Subject, SubjectKind, Subscription,
+    Tenant, TenantSpec, TenantStatus, ZoneStatus,
 };
 
 /// API group of every mutualis resource.

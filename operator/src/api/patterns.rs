@@ -22,11 +22,13 @@ pub const DATE: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
 /// A Kubernetes quantity of bytes such as `250Gi`, `1Ti` or `500G`.
 pub const STORAGE_QUANTITY: &str = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$";
 
-/// An image repository without tag or digest (`docker.io/library/nginx`, `mailserver/docker-mailserver`).
-/// A registry port is only allowed before a path (`registry.example:5000/mail`): `redis:7` is
-/// a tag, which belongs in `tag`.
-pub const IMAGE_REPOSITORY: &str =
-    r"^[a-z0-9]+([._-][a-z0-9]+)*((:[0-9]+)?(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)+)?$";
+/// An image repository without tag or digest (`docker.io/library/nginx`, `mailserver/docker-mailserver`,
+/// `registry.example:5000/team/app`). A port needs a path after it, so `redis:7` (a tag) and
+/// `nginx@sha256:…` (a digest) are refused: they go in `tag` and `digest`.
+pub const IMAGE_REPOSITORY: &str = r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)+|(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*)$";
+
+/// An image digest: `sha256:` and 64 lower-case hex digits.
+pub const IMAGE_DIGEST: &str = r"^sha256:[a-f0-9]{64}$";
 
 /// The hostmaster mailbox: a local part that can be one DNS label (the SOA RNAME), `@`, a host.
 pub const MAILBOX: &str =
@@ -37,6 +39,13 @@ pub const ISSUER: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]([-a-z0-9]*[a
 
 /// An image tag: pinned versions only in practice, `latest` is refused by the plan.
 pub const IMAGE_TAG: &str = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$";
+
+/// A network in CIDR notation, IPv4 (`192.0.2.0/24`) or IPv6 (`2001:db8::/48`); the plan
+/// checks the address parses and its host bits are zero.
+pub const CIDR: &str = r"^(([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}|[0-9A-Fa-f:.]+/[0-9]{1,3})$";
+
+/// Most networks one NAS admits (a LoadBalancer's source ranges, a policy's peers).
+pub const MAX_NAS_NETWORKS: usize = 32;
 
 /// Tenant names become namespace names `mutualis-<tenant>`, which must stay a DNS label (63).
 pub const MAX_TENANT_NAME: usize = 54;

@@ -70,6 +70,9 @@ pub struct TenantSpec {
     /// Which catalogued services are on (all by default).
     #[serde(default)]
     pub services: Services,
+    /// Who reaches the NAS from outside the cluster; the catalogue's `spec.nas` when empty.
+    #[serde(default, skip_serializing_if = "NasAccess::is_empty")]
+    pub nas: NasAccess,
     /// What happens to the tenant's data volumes when the Tenant is deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
@@ -153,6 +156,28 @@ impl Default for Services {
             collaboration: true,
             nas: true,
         }
+    }
+}
+
+/// The networks allowed to reach a NAS over SMB from outside the cluster (the town halls',
+/// the syndicate's VPN). With at least one, the NAS gets a LoadBalancer restricted to them.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NasAccess {
+    /// Networks in CIDR notation, e.g. `192.0.2.0/24` or `2001:db8:42::/48`; at most 32. A
+    /// Tenant's list replaces the catalogue's; none anywhere: reached inside the cluster only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 32),
+        inner(length(min = 9, max = 43), regex(pattern = super::patterns::CIDR)),
+        extend("x-kubernetes-list-type" = "set")
+    )]
+    pub allowed_networks: Vec<String>,
+}
+
+impl NasAccess {
+    pub fn is_empty(&self) -> bool {
+        self.allowed_networks.is_empty()
     }
 }
 

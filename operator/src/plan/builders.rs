@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, EnvVar, EnvVarSource, PersistentVolumeClaim,
+    ConfigMap, ConfigMapVolumeSource, EnvVar, KeyToPath, PersistentVolumeClaim,
     PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec,
-    SecretKeySelector, SecretVolumeSource, Service as KubeService, ServiceSpec, Volume,
-    VolumeResourceRequirements,
+    ProjectedVolumeSource, SecretProjection, SecretVolumeSource, Service as KubeService,
+    ServiceSpec, Volume, VolumeProjection, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
@@ -224,22 +224,6 @@ pub fn env(name: &str, value: &str) -> EnvVar {
     }
 }
 
-/// An environment variable read from a generated Secret.
-pub fn env_secret(name: &str, secret: &str, key: &str) -> EnvVar {
-    EnvVar {
-        name: name.to_owned(),
-        value: None,
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: secret.to_owned(),
-                key: key.to_owned(),
-                optional: Some(false),
-            }),
-            ..EnvVarSource::default()
-        }),
-    }
-}
-
 pub fn config_volume(name: &str, config_map: &str) -> Volume {
     Volume {
         name: name.to_owned(),
@@ -260,6 +244,36 @@ pub fn secret_volume(name: &str, secret: &str, mode: i32) -> Volume {
             secret_name: Some(secret.to_owned()),
             default_mode: Some(mode),
             ..SecretVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}
+
+/// Keys of several Secrets as files of one volume: `(secret, key, file name)`, each with file
+/// `mode` (0o440 with the pod's `fsGroup` lets the workload's group read them, nobody else).
+/// Credentials reach programs this way rather than as environment variables, which leak into
+/// process listings, crash dumps and `describe`-level tooling.
+pub fn secret_files(name: &str, files: &[(&str, &str, &str)], mode: i32) -> Volume {
+    let sources = files
+        .iter()
+        .map(|(secret, key, path)| VolumeProjection {
+            secret: Some(SecretProjection {
+                name: (*secret).to_owned(),
+                items: Some(vec![KeyToPath {
+                    key: (*key).to_owned(),
+                    path: (*path).to_owned(),
+                    mode: None,
+                }]),
+                optional: Some(false),
+            }),
+            ..VolumeProjection::default()
+        })
+        .collect();
+    Volume {
+        name: name.to_owned(),
+        projected: Some(ProjectedVolumeSource {
+            default_mode: Some(mode),
+            sources: Some(sources),
         }),
         ..Volume::default()
     }

@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::api::{CatalogDns, ServiceCatalog};
+use crate::api::{CatalogDns, Image, ServiceCatalog};
 
+use super::cidr::parse_networks;
 use super::domain::{invalid, parse_domain};
 use super::error::PlanError;
 use super::hosts::{MAX_LABEL, MAX_NAME};
@@ -69,23 +70,58 @@ pub fn validate_catalog(catalog: &ServiceCatalog) -> Result<Vec<String>, PlanErr
         }
     }
     for (service, image) in spec.images.named() {
+        validate_image(&at(format!("spec.images.{service}")), image)?;
         check_repository(
             &at(format!("spec.images.{service}.repository")),
             &image.repository,
         )?;
-        if image.tag == "latest" || image.tag.is_empty() {
-            return Err(invalid(
-                &at(format!("spec.images.{service}.tag")),
-                &image.tag,
-                "is not a pinned version",
-                "a version tag such as 1.27.2",
-            ));
-        }
     }
+    parse_networks(
+        &at("spec.nas.allowedNetworks".into()),
+        &spec.nas.allowed_networks,
+    )?;
     if let Some(mail) = &spec.mail {
         super::catalog_mail::check_outbound(&mail.outbound, &at)?;
     }
     validate_dns(&spec.dns, &at)
+}
+
+/// A repository without tag or digest (those have their own fields), a pinned tag, and a
+/// digest of the one form runtimes accept here.
+fn validate_image(field: &str, image: &Image) -> Result<(), PlanError> {
+    // The last path segment: a `:` there is a tag (a registry port comes before a `/`).
+    let last = image.repository.rsplit('/').next().unwrap_or_default();
+    if image.repository.contains('@') || last.contains(':') {
+        return Err(invalid(
+            &format!("{field}.repository"),
+            &image.repository,
+            "carries a tag or digest",
+            &format!(
+                "a repository alone such as docker.io/library/redis, with the version in {field}.tag and an optional {field}.digest"
+            ),
+        ));
+    }
+    if image.tag == "latest" || image.tag.is_empty() {
+        return Err(invalid(
+            &format!("{field}.tag"),
+            &image.tag,
+            "is not a pinned version",
+            "a version tag such as 1.27.2",
+        ));
+    }
+    if let Some(digest) = &image.digest {
+        let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+        let ok = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !ok {
+            return Err(invalid(
+                &format!("{field}.digest"),
+                digest,
+                "is not an image digest",
+                "sha256: followed by 64 lower-case hexadecimal digits",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn validate_dns(dns: &CatalogDns, at: &dyn Fn(String) -> String) -> Result<Vec<String>, PlanError> {

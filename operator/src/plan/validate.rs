@@ -12,6 +12,7 @@ use crate::api::{
 
 pub use super::catalog_check::validate_catalog;
 use super::catalog_mail::{Outbound, required_outbound};
+use super::cidr::parse_networks;
 pub use super::domain::{Domain, parse_domain};
 use super::domain::{invalid, is_calendar_date};
 use super::error::PlanError;
@@ -55,6 +56,7 @@ pub struct ValidatedTenant {
     pub(super) name_servers: Vec<String>,
     pub(super) storage: StorageAllocation,
     pub(super) outbound: Option<Outbound>,
+    pub(super) nas_networks: Vec<String>,
 }
 
 impl ValidatedTenant {
@@ -106,6 +108,11 @@ impl ValidatedTenant {
     /// Volumes carved from the tier.
     pub fn storage(&self) -> &StorageAllocation {
         &self.storage
+    }
+    /// The networks reaching the NAS from outside the cluster: the Tenant's, else the
+    /// catalogue's; empty: inside the cluster only.
+    pub fn nas_networks(&self) -> &[String] {
+        &self.nas_networks
     }
     /// Every domain, the tenant's first, then members in spec order.
     pub fn domains(&self) -> impl Iterator<Item = &Domain> {
@@ -246,7 +253,14 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
             "YYYY-MM-DD",
         ));
     }
+    let nas_networks = if spec.nas.is_empty() {
+        // validate_catalog checked the catalogue's.
+        catalog.spec.nas.allowed_networks.clone()
+    } else {
+        parse_networks("spec.nas.allowedNetworks", &spec.nas.allowed_networks)?
+    };
     Ok(ValidatedTenant {
+        nas_networks,
         namespace: format!("mutualis-{name}"),
         name,
         display_name: spec.display_name.clone(),

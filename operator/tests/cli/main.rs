@@ -347,7 +347,7 @@ fn empty_input_and_unknown_kinds_are_refused() {
 
 #[test]
 fn a_bad_catalogue_is_reported_even_without_tenants() {
-    let catalog = example("catalog.yaml").replace("tag: \"17.6\"", "tag: latest");
+    let catalog = example("catalog.yaml").replace("tag: \"17.9\"", "tag: latest");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cat.yaml");
     std::fs::write(&file, catalog).unwrap();

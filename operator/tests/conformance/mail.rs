@@ -306,21 +306,25 @@ fn the_init_container_writes_a_docker_mailserver_account_line() {
             1,
             &f.name,
         );
-        let env = init.env.as_ref().unwrap();
-        let secret = env[0]
-            .value_from
-            .as_ref()
-            .unwrap()
-            .secret_key_ref
-            .as_ref()
-            .unwrap();
-        let password = f.secret(&secret.name, &secret.key);
+        // The password comes from the Secret file the init container mounts, not its env.
+        assert!(init.env.is_none(), "{}: the init container's env", f.name);
+        let secrets = f.secret_mounts(pod, init, dir.path());
+        let (path, local) = secrets.iter().next().expect("a mounted Secret");
+        let script = rewrite(
+            &script,
+            &format!("{path}/"),
+            &format!("{}/", local.display()),
+            1,
+            &f.name,
+        );
+        let password = f.secret("mail-postmaster", "password");
         for _ in 0..2 {
             // Twice: the second run must keep the first account (the file is only seeded).
             run(
                 Command::new("/bin/sh")
                     .args(["-c", &script])
-                    .env(&env[0].name, password),
+                    .env_clear()
+                    .env("PATH", "/usr/bin:/bin"),
                 &format!("tenant {}: mail init container", f.name),
             );
         }

@@ -2,14 +2,16 @@
 //! BIND's and Knot's checkers and are served by knotd; the website's nginx configuration is
 //! tested and served by nginx; the NAS's sambacc configuration becomes smb.conf for testparm and
 //! a real smbd; the DKIM key goes to OpenSSL, OpenDKIM and rspamd (which signs with it), the aliases to postmap; Nextcloud's
-//! Apache and PHP files to apache2 and php; every object to checkov. A missing program skips
+//! Apache and PHP files to apache2 and php, its Redis start script to sh and redis-server; every object to checkov. A missing program skips
 //! its check with a printed `conformance: SKIPPED` line (`scripts/install-tools` installs them).
 
+mod cache;
 mod collaboration;
 mod dns;
 mod mail;
 mod nas;
 mod scanner;
+mod schema;
 mod servers;
 mod signing;
 mod support;
@@ -79,8 +81,8 @@ fn every_generated_configuration_file_has_a_conformance_check() {
         ),
         (
             "nextcloud-config",
-            "mutualis.config.php",
-            "collaboration: php",
+            "mutualis-settings.sh",
+            "collaboration: sh, its occ calls recorded",
         ),
         ("nextcloud-config", "member-groups.sh", "collaboration: sh"),
     ];

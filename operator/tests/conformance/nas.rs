@@ -53,8 +53,19 @@ fn prepare(f: &Fixture, data: &BTreeMap<String, String>, dir: &Path) -> Vec<User
     let init = &pod.init_containers.as_ref().unwrap()[0];
     let script = &data["prepare.sh"];
     let shares = script.matches("mkdir -p /shares/").count();
+    // The share passwords come from the Secret files the init container mounts.
+    let secrets = f.secret_mounts(pod, init, dir);
+    let mut local = script.clone();
+    for (path, dir) in &secrets {
+        local = local.replace(&format!("{path}/"), &format!("{}/", dir.display()));
+    }
+    assert!(
+        !secrets.is_empty() && local != *script,
+        "tenant {}: prepare.sh reads no mounted Secret file",
+        f.name
+    );
     let mut local = rewrite(
-        script,
+        &local,
         "/etc/samba-users",
         &format!("{}/samba-users", dir.display()),
         2,

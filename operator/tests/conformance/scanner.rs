@@ -155,7 +155,6 @@ fn checkov_fails_only_the_listed_checks() {
 }
 
 #[test]
-#[ignore = "defect: credentials are passed as environment variables (checkov CKV_K8S_35, the `defects` of checkov-exceptions.yaml); fixed by the services work"]
 fn checkov_fails_only_the_accepted_checks() {
     let Some(failed) = failures() else { return };
     let e = exceptions();

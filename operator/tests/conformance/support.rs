@@ -10,6 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Container, PodSpec};
 use mutualis::api::{ServiceCatalog, Tenant};
 use mutualis::plan::{DkimPublicKey, Object, Plan, PlanInputs, SecretKind, SecretRequest};
 use mutualis::reconcile::credentials;
@@ -77,6 +78,44 @@ impl Fixture {
             Object::Deployment(d) if o.name() == name => Some(&**d),
             _ => None,
         })
+    }
+
+    /// The Secret files `container` of `pod` mounts (Secret and projected volumes), written
+    /// under `dir` with their generated values: mount path → the local directory.
+    pub fn secret_mounts(
+        &self,
+        pod: &PodSpec,
+        container: &Container,
+        dir: &Path,
+    ) -> BTreeMap<String, PathBuf> {
+        let mut mounts = BTreeMap::new();
+        for m in container.volume_mounts.iter().flatten() {
+            let Some(v) = pod.volumes.iter().flatten().find(|v| v.name == m.name) else {
+                continue;
+            };
+            // (Secret, key, file name) of each file the volume holds.
+            let mut files: Vec<(String, String, String)> = Vec::new();
+            if let Some(secret) = v.secret.as_ref().and_then(|s| s.secret_name.clone()) {
+                for key in self.secrets.get(&secret).into_iter().flat_map(|k| k.keys()) {
+                    files.push((secret.clone(), key.clone(), key.clone()));
+                }
+            }
+            for source in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
+                let Some(s) = &source.secret else { continue };
+                for item in s.items.iter().flatten() {
+                    files.push((s.name.clone(), item.key.clone(), item.path.clone()));
+                }
+            }
+            if files.is_empty() {
+                continue;
+            }
+            let local = dir.join(format!("secret-{}", v.name));
+            for (secret, key, path) in files {
+                write(&local.join(path), self.secret(&secret, &key));
+            }
+            mounts.insert(m.mount_path.clone(), local);
+        }
+        mounts
     }
 
     /// The generated value of `key` in Secret `secret`.

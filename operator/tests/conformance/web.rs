@@ -188,8 +188,14 @@ fn nginx_accepts_and_serves_each_domain_from_its_own_root() {
             f.name
         );
         for host in ["unknown.invalid", "127.0.0.1", "sallebœuf.fr"] {
-            let (status, _, body) = get(port, host, "/");
+            let (status, head, body) = get(port, host, "/");
             assert_eq!(status, 404, "tenant {}: unknown Host {host}", f.name);
+            // The default server too: neither the header nor the error page names the version.
+            assert!(
+                !head.contains("nginx/") && !body.contains("nginx/"),
+                "tenant {}: Host {host} shows the server version: {head}{body}",
+                f.name
+            );
             assert!(
                 !body.contains("site of"),
                 "tenant {}: Host {host} got a site: {body}",

@@ -12,8 +12,8 @@ use crate::api::Service;
 use crate::api::conditions::reasons;
 use crate::plan::Waiting;
 use crate::plan::builders::{
-    claim_volume, config_hash, config_map, config_volume, deployment, env, env_secret, ingress,
-    pvc, secret_volume, service,
+    claim_volume, config_hash, config_map, config_volume, deployment, env, ingress, pvc,
+    secret_volume, service,
 };
 use crate::plan::catalog_mail::Outbound;
 use crate::plan::network::{Allow, DNS_CLIENT, Peer, PodsOf, Port};
@@ -33,7 +33,8 @@ pub const VOLUMES: [VolumeSpec; 1] = [VolumeSpec {
 }];
 
 const CONFIG: &str = "mail-config";
-const POSTMASTER_SECRET: &str = "mail-postmaster";
+/// The postmaster mailbox's password; Nextcloud authenticates with it to send.
+pub const POSTMASTER_SECRET: &str = "mail-postmaster";
 const TLS_SECRET: &str = "mail-tls";
 /// docker-mailserver's configuration directory.
 const DMS_CONFIG: &str = "/tmp/docker-mailserver";
@@ -113,6 +114,24 @@ fn relay(ctx: &Ctx<'_>, environment: &mut Vec<EnvVar>, out: &mut Out) {
     };
     environment.push(env_secret("RELAY_USER", name, "username"));
     environment.push(env_secret("RELAY_PASSWORD", name, "password"));
+}
+
+/// A variable from a Secret key. Only for the relay credentials: docker-mailserver reads
+/// `RELAY_USER`/`RELAY_PASSWORD` from its environment alone (every other credential is a file).
+fn env_secret(name: &str, secret: &str, key: &str) -> k8s_openapi::api::core::v1::EnvVar {
+    use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector};
+    EnvVar {
+        name: name.to_owned(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.to_owned(),
+                key: key.to_owned(),
+                optional: Some(false),
+            }),
+            ..EnvVarSource::default()
+        }),
+    }
 }
 
 pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
@@ -247,7 +266,10 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
     }
 
     // docker-mailserver waits for a first account before starting; give it the postmaster,
-    // once, with the generated password. Dovecot accepts the {PLAIN} scheme.
+    // once, with the generated password read from the mounted Secret file (no environment
+    // variable). Dovecot accepts the {PLAIN} scheme.
+    let password_file = "/etc/mutualis/postmaster/password";
+    volumes.push(secret_volume("postmaster", POSTMASTER_SECRET, 0o400));
     let init = Container {
         name: "postmaster-account".into(),
         image: Some(t.catalog().images.mail.reference()),
@@ -255,15 +277,13 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
             "/bin/sh".into(),
             "-c".into(),
             format!(
-                "f={DMS_CONFIG}/postfix-accounts.cf; [ -s \"$f\" ] || printf '%s|{{PLAIN}}%s\\n' \"{postmaster}\" \"$POSTMASTER_PASSWORD\" > \"$f\""
+                "f={DMS_CONFIG}/postfix-accounts.cf; [ -s \"$f\" ] || printf '%s|{{PLAIN}}%s\\n' \"{postmaster}\" \"$(cat {password_file})\" > \"$f\""
             ),
         ]),
-        env: Some(vec![env_secret(
-            "POSTMASTER_PASSWORD",
-            POSTMASTER_SECRET,
-            "password",
-        )]),
-        volume_mounts: Some(vec![mount("data", DMS_CONFIG, Some("config"), false)]),
+        volume_mounts: Some(vec![
+            mount("data", DMS_CONFIG, Some("config"), false),
+            mount("postmaster", "/etc/mutualis/postmaster", None, true),
+        ]),
         security_context: Some(root_with(&[])),
         resources: Some(resources("10m", "16Mi", "100m", "64Mi")),
         ..Container::default()

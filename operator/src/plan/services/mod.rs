@@ -29,15 +29,15 @@ pub fn builder(service: Service) -> fn(&Ctx<'_>, &mut Out) {
     }
 }
 
-/// The network needs `service` declares beside its ports (mail's egress follows the
-/// catalogue's outbound declaration).
+/// The network needs `service` declares beside its ports, for `tenant` (mail's egress follows
+/// the catalogue's outbound declaration, the NAS's ingress the tenant's networks).
 pub fn network_of(service: Service, tenant: &ValidatedTenant) -> Vec<Allow> {
     match service {
         Service::Mail => mail::network(tenant.outbound()),
         Service::Website => website::network(),
         Service::Dns => dns::network(),
-        Service::Collaboration => collaboration::network(),
-        Service::Nas => nas::network(),
+        Service::Collaboration => collaboration::network(tenant.services().is_on(Service::Mail)),
+        Service::Nas => nas::network(tenant.nas_networks()),
     }
 }
 

@@ -183,3 +183,66 @@ fn zone_files_hold_only_a_label_names() {
     assert!(z.text.contains("_dmarc.xn--sallebuf-ptb.fr."));
     assert!(z.text.contains("mailto:dmarc-reports@xn--sallebuf-ptb.fr"));
 }
+const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+#[test]
+fn a_catalogue_digest_pins_the_image_by_content() {
+    let mut c = catalog();
+    c.spec.images.cache.digest = Some(DIGEST.to_owned());
+    let p = build(
+        &validate(&tenant(TENANT), &c).unwrap(),
+        &PlanInputs::default(),
+    );
+    let redis = find(&p, "Deployment", "redis").to_json();
+    assert_eq!(
+        redis["spec"]["template"]["spec"]["containers"][0]["image"],
+        format!("redis:8.2.4@{DIGEST}")
+    );
+    // Without a digest: repository:tag, as before.
+    let p = plan_of(TENANT, &PlanInputs::default());
+    let nextcloud = find(&p, "Deployment", "nextcloud").to_json();
+    let image = nextcloud["spec"]["template"]["spec"]["containers"][0]["image"].clone();
+    assert!(image.as_str().is_some_and(|i| !i.contains('@')), "{image}");
+}
+
+#[test]
+fn a_repository_with_a_tag_or_digest_and_a_bad_digest_are_refused() {
+    let refused = |edit: &dyn Fn(&mut crate::api::Image)| {
+        let mut c = catalog();
+        edit(&mut c.spec.images.cache);
+        validate(&tenant(TENANT), &c).unwrap_err().to_string()
+    };
+    for repository in [
+        "redis:7",
+        "docker.io/library/redis:8.2",
+        "redis@sha256:00",
+        "registry.example:5000",
+    ] {
+        let e = refused(&|i| i.repository = repository.to_owned());
+        assert!(
+            e.contains("spec.images.cache.repository")
+                && e.contains(repository)
+                && e.contains("carries a tag or digest")
+                && e.contains("spec.images.cache.tag"),
+            "{e}"
+        );
+    }
+    // A registry port followed by a path is a repository, not a tag.
+    let mut c = catalog();
+    c.spec.images.cache.repository = "registry.example:5000/mirror/redis".into();
+    assert!(validate(&tenant(TENANT), &c).is_ok());
+    for digest in [
+        "sha256:00",
+        "sha512:0123",
+        &DIGEST.to_uppercase(),
+        "0123456789abcdef",
+    ] {
+        let e = refused(&|i| i.digest = Some(digest.to_owned()));
+        assert!(
+            e.contains("spec.images.cache.digest")
+                && e.contains(digest)
+                && e.contains("64 lower-case"),
+            "{e}"
+        );
+    }
+}

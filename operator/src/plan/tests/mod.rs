@@ -3,9 +3,11 @@
 
 mod inputs_and_validation;
 mod limits;
+mod nas_access;
 mod outbound;
 mod ports_and_policies;
 mod quota;
+mod secrets_and_settings;
 
 use serde_json::{Value, json};
 
@@ -22,12 +24,12 @@ spec:
   - {name: small, storage: 100Gi, contribution: {alone: 100, withMembers: 250}, split: {mail: 20, website: 10, collaboration: 30, nas: 40}}
   images:
     mail: {repository: mailserver/docker-mailserver, tag: "15.1.0"}
-    website: {repository: nginxinc/nginx-unprivileged, tag: 1.29.3-alpine}
-    dns: {repository: coredns/coredns, tag: "1.13.1"}
-    collaboration: {repository: nextcloud, tag: 32.0.1-apache}
-    database: {repository: postgres, tag: "17.6"}
-    cache: {repository: redis, tag: 8.2.2}
-    nas: {repository: quay.io/samba.org/samba-server, tag: v0.6}
+    website: {repository: nginxinc/nginx-unprivileged, tag: 1.30.4-alpine}
+    dns: {repository: coredns/coredns, tag: "1.13.2"}
+    collaboration: {repository: nextcloud, tag: 32.0.13-apache}
+    database: {repository: postgres, tag: "17.9"}
+    cache: {repository: redis, tag: 8.2.4}
+    nas: {repository: quay.io/samba.org/samba-server, tag: v0.9}
   storageClassName: fast
   tls: {clusterIssuer: letsencrypt}
   dns:
@@ -198,8 +200,8 @@ fn every_container_is_locked_down_sized_and_probed() {
         }
     }
     assert_eq!(
-        checked, 9,
-        "6 Deployments (2 with init containers) and the CronJob"
+        checked, 10,
+        "6 Deployments (3 with init containers) and the CronJob"
     );
     // Only docker-mailserver and Samba run as root, and say so.
     let roots: Vec<&str> = p

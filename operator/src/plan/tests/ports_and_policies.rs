@@ -84,6 +84,12 @@ fn every_service_port_is_allowed_and_no_policy_opens_another() {
         "  services: {mail: false, collaboration: false}\n  admins:",
     );
     check(&plan_of(&few, &PlanInputs::default()));
+    // Mail off with Nextcloud on (no SMTP egress), and a NAS reached from declared networks.
+    let variants = TENANT.replace(
+        "  admins:",
+        "  services: {mail: false}\n  nas: {allowedNetworks: [192.0.2.0/24]}\n  admins:",
+    );
+    check(&plan_of(&variants, &PlanInputs::default()));
 }
 
 #[test]

@@ -52,6 +52,11 @@ fn the_quota_admits_the_plan_and_allows_no_node_port() {
             "  admins:",
             "  services: {mail: false, nas: false}\n  admins:",
         ),
+        // The NAS's own load balancer for the town halls' networks.
+        TENANT.replace(
+            "  admins:",
+            "  nas: {allowedNetworks: [192.0.2.0/24]}\n  admins:",
+        ),
     ] {
         let plan = plan_of(&yaml, &PlanInputs::default());
         let hard = hard(&plan);

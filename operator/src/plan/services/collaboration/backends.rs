@@ -3,15 +3,23 @@
 use k8s_openapi::api::core::v1::{Container, PodSpec, Probe};
 
 use super::super::{Ctx, Out};
-use super::{DB_SECRET, POSTGRES, POSTGRES_PVC, REDIS, REDIS_SECRET};
+use super::{DB_SECRET, POSTGRES, POSTGRES_PVC, REDIS, REDIS_SECRET, SECRETS_DIR};
 use crate::api::Service;
-use crate::plan::builders::{claim_volume, deployment, env, env_secret, service};
+use crate::plan::builders::{claim_volume, deployment, env, secret_files, service};
 use crate::plan::object::selector;
-use crate::plan::security::{exec_probe, mount, pod, resources, restricted, scratch, tcp_probe};
+use crate::plan::security::{
+    exec_probe, mount, pod, resources, restricted, scratch, scratch_in_memory,
+};
 
 /// The `postgres` and `redis` users of their official (Debian) images.
 const POSTGRES_UID: i64 = 999;
 const REDIS_UID: i64 = 999;
+/// File names of the mounted passwords, under [`SECRETS_DIR`].
+const DB_PASSWORD_FILE: &str = "db-password";
+const REDIS_PASSWORD_FILE: &str = "redis-password";
+/// Where the Redis start script writes the server's configuration (in memory: it holds the
+/// password).
+const REDIS_CONF: &str = "/run/redis/redis.conf";
 
 pub(super) fn database(ctx: &Ctx<'_>, out: &mut Out) {
     let t = ctx.tenant;
@@ -42,7 +50,10 @@ pub(super) fn database(ctx: &Ctx<'_>, out: &mut Out) {
         env: Some(vec![
             env("POSTGRES_DB", "nextcloud"),
             env("POSTGRES_USER", "nextcloud"),
-            env_secret("POSTGRES_PASSWORD", DB_SECRET, "password"),
+            env(
+                "POSTGRES_PASSWORD_FILE",
+                &format!("{SECRETS_DIR}/{DB_PASSWORD_FILE}"),
+            ),
             // A sub-directory: the volume's root may hold lost+found, which initdb refuses.
             env("PGDATA", "/var/lib/postgresql/data/pgdata"),
         ]),
@@ -50,6 +61,7 @@ pub(super) fn database(ctx: &Ctx<'_>, out: &mut Out) {
             mount("data", "/var/lib/postgresql/data", None, false),
             mount("run", "/var/run/postgresql", None, false),
             mount("tmp", "/tmp", None, false),
+            mount("secrets", SECRETS_DIR, None, true),
         ]),
         security_context: Some(restricted(POSTGRES_UID)),
         resources: Some(resources("100m", "256Mi", "1", "1Gi")),
@@ -71,6 +83,11 @@ pub(super) fn database(ctx: &Ctx<'_>, out: &mut Out) {
             claim_volume("data", POSTGRES_PVC),
             scratch("run", "16Mi"),
             scratch("tmp", "256Mi"),
+            secret_files(
+                "secrets",
+                &[(DB_SECRET, "password", DB_PASSWORD_FILE)],
+                0o440,
+            ),
         ]),
         security_context: Some(pod(Some(POSTGRES_UID))),
         termination_grace_period_seconds: Some(60),
@@ -97,28 +114,31 @@ pub(super) fn cache(ctx: &Ctx<'_>, out: &mut Out) {
     let container = Container {
         name: "redis".into(),
         image: Some(t.catalog().images.cache.reference()),
-        // A cache of locks and sessions: nothing worth persisting, so no volume.
-        args: Some(vec![
-            "--requirepass".into(),
-            "$(REDIS_PASSWORD)".into(),
-            "--save".into(),
-            String::new(),
-            "--appendonly".into(),
-            "no".into(),
-        ]),
-        env: Some(vec![env_secret("REDIS_PASSWORD", REDIS_SECRET, "password")]),
+        command: Some(vec!["/bin/sh".into(), "-c".into(), redis_start()]),
         ports: Some(vec![REDIS.container_port()]),
-        volume_mounts: Some(vec![mount("data", "/data", None, false)]),
+        volume_mounts: Some(vec![
+            mount("data", "/data", None, false),
+            mount("conf", "/run/redis", None, false),
+            mount("secrets", SECRETS_DIR, None, true),
+        ]),
         security_context: Some(restricted(REDIS_UID)),
         resources: Some(resources("50m", "64Mi", "500m", "256Mi")),
-        readiness_probe: Some(tcp_probe(REDIS.target, 10, 3)),
-        liveness_probe: Some(tcp_probe(REDIS.target, 30, 3)),
+        readiness_probe: Some(redis_ping(10, 3)),
+        liveness_probe: Some(redis_ping(30, 3)),
         ..Container::default()
     };
     let pod_spec = PodSpec {
         containers: vec![container],
-        volumes: Some(vec![scratch("data", "64Mi")]),
-        security_context: Some(pod(None)),
+        volumes: Some(vec![
+            scratch("data", "64Mi"),
+            scratch_in_memory("conf", "1Mi"),
+            secret_files(
+                "secrets",
+                &[(REDIS_SECRET, "password", REDIS_PASSWORD_FILE)],
+                0o440,
+            ),
+        ]),
+        security_context: Some(pod(Some(REDIS_UID))),
         ..PodSpec::default()
     };
     out.push(deployment(
@@ -128,4 +148,36 @@ pub(super) fn cache(ctx: &Ctx<'_>, out: &mut Out) {
         pod_spec,
         false,
     ));
+}
+
+/// The Redis start script: the configuration, `requirepass` included, written from the
+/// mounted Secret file so the password is in no process's arguments or environment. A cache
+/// of locks and sessions: nothing worth persisting.
+pub(super) fn redis_start() -> String {
+    let settings = [
+        format!("port {}", REDIS.target),
+        "save \"\"".to_owned(),
+        "appendonly no".to_owned(),
+    ];
+    let mut script = String::from("set -eu\numask 077\n{\n");
+    script.push_str(&format!(
+        "  printf 'requirepass %s\\n' \"$(cat {SECRETS_DIR}/{REDIS_PASSWORD_FILE})\"\n"
+    ));
+    for line in settings {
+        script.push_str(&format!("  echo '{line}'\n"));
+    }
+    script.push_str(&format!(
+        "}} > {REDIS_CONF}\nexec redis-server {REDIS_CONF}\n"
+    ));
+    script
+}
+
+/// `redis-cli ping`, authenticated through `REDISCLI_AUTH` read from the Secret file, so the
+/// password never shows in the probe's arguments.
+pub(super) fn redis_ping(period: i32, failures: i32) -> Probe {
+    let script = format!(
+        "REDISCLI_AUTH=\"$(cat {SECRETS_DIR}/{REDIS_PASSWORD_FILE})\" redis-cli -p {} ping | grep -q PONG",
+        REDIS.target
+    );
+    exec_probe(&["/bin/sh", "-c", &script], period, failures)
 }

@@ -9,9 +9,8 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use super::super::Ctx;
-use super::{REDIS_SECRET, WWW_DATA, nextcloud_mounts, nextcloud_volumes};
+use super::{WWW_DATA, nextcloud_mounts, nextcloud_volumes, settings};
 use crate::api::Service;
-use crate::plan::builders::env_secret;
 use crate::plan::security::{pod, resources, restricted};
 
 /// Nextcloud's background jobs every 5 minutes. The data volume is ReadWriteOnce, so the job
@@ -33,19 +32,16 @@ pub(super) fn cron(ctx: &Ctx<'_>, nextcloud: BTreeMap<String, String>) -> CronJo
             "-f".into(),
             "/var/www/html/cron.php".into(),
         ]),
-        env: Some(vec![env_secret(
-            "REDIS_HOST_PASSWORD",
-            REDIS_SECRET,
-            "password",
-        )]),
-        volume_mounts: Some(nextcloud_mounts(false)),
+        // The image's config/*.config.php read these at every run, cron.php included.
+        env: Some(settings::runtime_env(ctx)),
+        volume_mounts: Some(nextcloud_mounts()),
         security_context: Some(restricted(WWW_DATA)),
         resources: Some(resources("100m", "256Mi", "1", "1Gi")),
         ..Container::default()
     };
     let pod_spec = PodSpec {
         containers: vec![container],
-        volumes: Some(nextcloud_volumes()),
+        volumes: Some(nextcloud_volumes(ctx, false)),
         restart_policy: Some("Never".into()),
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),

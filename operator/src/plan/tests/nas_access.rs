@@ -1,0 +1,123 @@
+//! The networks a Tenant (or its catalogue) declares reach its NAS through a LoadBalancer
+//! restricted to them, and a NetworkPolicy admitting exactly them besides the cluster's pods.
+
+use serde_json::json;
+
+use super::*;
+
+const NETWORKS: &str = "  nas: {allowedNetworks: [192.0.2.0/24, 2001:db8:42::/48]}\n";
+
+fn with_nas(yaml: &str) -> String {
+    TENANT.replace("  admins:", &format!("{}  admins:", yaml))
+}
+
+fn catalog_with(networks: &str) -> ServiceCatalog {
+    let mut c = catalog();
+    c.spec.nas.allowed_networks = vec![networks.to_owned()];
+    c
+}
+
+fn plan_with(tenant_yaml: &str, catalog: &ServiceCatalog) -> Plan {
+    build(
+        &validate(&tenant(tenant_yaml), catalog).unwrap(),
+        &PlanInputs::default(),
+    )
+}
+
+/// The NetworkPolicies admitting TCP/445 to the NAS pods, by name, with their peers.
+fn smb_policies(p: &Plan) -> Vec<(String, Value)> {
+    p.objects
+        .iter()
+        .filter(|o| o.kind() == "NetworkPolicy")
+        .map(Object::to_json)
+        .filter(|np| {
+            let sel = &np["spec"]["podSelector"]["matchLabels"];
+            let nas = sel.is_null() || sel[labels::SERVICE] == "nas";
+            let smb = np["spec"]["ingress"].to_string().contains("\"port\":445");
+            nas && smb
+        })
+        .map(|np| {
+            (
+                np["metadata"]["name"].as_str().unwrap().to_owned(),
+                np["spec"]["ingress"][0]["from"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn declared_networks_get_a_load_balancer_and_a_policy_restricted_to_them() {
+    let p = plan_with(&with_nas(NETWORKS), &catalog());
+    let svc = find(&p, "Service", "nas").to_json();
+    assert_eq!(svc["spec"]["type"], "LoadBalancer");
+    assert_eq!(
+        svc["spec"]["loadBalancerSourceRanges"],
+        json!(["192.0.2.0/24", "2001:db8:42::/48"])
+    );
+    assert_eq!(svc["spec"]["externalTrafficPolicy"], "Local");
+    assert_eq!(svc["spec"]["allocateLoadBalancerNodePorts"], false);
+    assert_eq!(
+        svc["spec"]["ports"],
+        json!([{"name": "smb", "port": 445, "protocol": "TCP", "targetPort": 445}])
+    );
+    assert_eq!(
+        smb_policies(&p),
+        [
+            ("allow-nas".to_owned(), json!([{"namespaceSelector": {}}])),
+            (
+                "allow-nas-networks".to_owned(),
+                json!([{"ipBlock": {"cidr": "192.0.2.0/24"}}, {"ipBlock": {"cidr": "2001:db8:42::/48"}}])
+            ),
+        ]
+    );
+    // The quota is derived from the plan: the mail and NAS load balancers (DNS is served by
+    // the shared name servers), no node port.
+    let quota = find(&p, "ResourceQuota", "tenant-quota").to_json();
+    assert_eq!(quota["spec"]["hard"]["services.loadbalancers"], "2");
+    assert_eq!(quota["spec"]["hard"]["services.nodeports"], "0");
+}
+
+#[test]
+fn without_networks_the_nas_stays_inside_the_cluster() {
+    let p = plan_of(TENANT, &PlanInputs::default());
+    let svc = find(&p, "Service", "nas").to_json();
+    assert_eq!(svc["spec"]["type"], "ClusterIP");
+    assert!(svc["spec"]["loadBalancerSourceRanges"].is_null());
+    assert_eq!(
+        smb_policies(&p),
+        [("allow-nas".to_owned(), json!([{"namespaceSelector": {}}]))]
+    );
+    let quota = find(&p, "ResourceQuota", "tenant-quota").to_json();
+    // Mail only.
+    assert_eq!(quota["spec"]["hard"]["services.loadbalancers"], "1");
+}
+
+#[test]
+fn the_catalogue_networks_apply_unless_the_tenant_names_its_own() {
+    let vpn = catalog_with("10.8.0.0/16");
+    let p = plan_with(TENANT, &vpn);
+    let ranges =
+        |p: &Plan| find(p, "Service", "nas").to_json()["spec"]["loadBalancerSourceRanges"].clone();
+    assert_eq!(ranges(&p), json!(["10.8.0.0/16"]));
+    let p = plan_with(&with_nas(NETWORKS), &vpn);
+    assert_eq!(ranges(&p), json!(["192.0.2.0/24", "2001:db8:42::/48"]));
+}
+
+#[test]
+fn a_bad_network_is_refused_naming_the_field_and_value() {
+    let bad = with_nas("  nas: {allowedNetworks: [192.0.2.0/24, 192.0.2.1/24]}\n");
+    let e = validate(&tenant(&bad), &catalog()).unwrap_err();
+    assert_eq!(e.field(), Some("spec.nas.allowedNetworks[1]"));
+    let text = e.to_string();
+    assert!(
+        text.contains("192.0.2.1/24") && text.contains("host bits"),
+        "{text}"
+    );
+    let e = validate(&tenant(TENANT), &catalog_with("10.8.0.0")).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("ServiceCatalog \"test\" spec.nas.allowedNetworks[0]")
+            && text.contains("prefix length"),
+        "{text}"
+    );
+}
