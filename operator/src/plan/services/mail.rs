@@ -290,6 +290,39 @@ fn tls(
     ));
 }
 
+/// The server's volumes: mailboxes, state and its own configuration on the data volume (by
+/// sub-path), the mounted configuration files, and the DKIM key.
+fn mounts_and_volumes() -> (
+    Vec<k8s_openapi::api::core::v1::VolumeMount>,
+    Vec<k8s_openapi::api::core::v1::Volume>,
+) {
+    let mounts = vec![
+        mount("data", "/var/mail", Some("mail"), false),
+        mount("data", "/var/mail-state", Some("state"), false),
+        mount("data", DMS_CONFIG, Some("config"), false),
+        mount(
+            "config",
+            &format!("{DMS_CONFIG}/postfix-virtual.cf"),
+            Some("postfix-virtual.cf"),
+            true,
+        ),
+        mount(
+            "config",
+            &format!("{DMS_CONFIG}/rspamd/override.d/dkim_signing.conf"),
+            Some("dkim_signing.conf"),
+            true,
+        ),
+        mount("dkim", "/etc/mutualis/dkim", None, true),
+    ];
+    let volumes = vec![
+        claim_volume("data", DATA_PVC),
+        config_volume("config", CONFIG),
+        // rspamd reads the key as its own user, not root.
+        secret_volume("dkim", DKIM_SECRET, 0o444),
+    ];
+    (mounts, volumes)
+}
+
 pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
     let t = ctx.tenant;
     let host = ctx.mail_host();
@@ -332,30 +365,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
 
     let mut environment = server_environment(&host, &postmaster);
     relay(ctx, &mut environment, out);
-    let mut mounts = vec![
-        mount("data", "/var/mail", Some("mail"), false),
-        mount("data", "/var/mail-state", Some("state"), false),
-        mount("data", DMS_CONFIG, Some("config"), false),
-        mount(
-            "config",
-            &format!("{DMS_CONFIG}/postfix-virtual.cf"),
-            Some("postfix-virtual.cf"),
-            true,
-        ),
-        mount(
-            "config",
-            &format!("{DMS_CONFIG}/rspamd/override.d/dkim_signing.conf"),
-            Some("dkim_signing.conf"),
-            true,
-        ),
-        mount("dkim", "/etc/mutualis/dkim", None, true),
-    ];
-    let mut volumes = vec![
-        claim_volume("data", DATA_PVC),
-        config_volume("config", CONFIG),
-        // rspamd reads the key as its own user, not root.
-        secret_volume("dkim", DKIM_SECRET, 0o444),
-    ];
+    let (mut mounts, mut volumes) = mounts_and_volumes();
     tls(ctx, &host, &mut environment, &mut mounts, &mut volumes, out);
     volumes.push(secret_volume("postmaster", POSTMASTER_SECRET, 0o400));
     let pod = PodSpec {
