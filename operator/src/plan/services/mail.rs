@@ -256,9 +256,9 @@ fn server(
 }
 
 /// With a TLS issuer: the certificate's mount and settings, and the Ingress whose annotation
-/// has cert-manager issue `mail-tls` for the mail host. HTTP requests to it land on the
-/// website; the HTTP-01 challenge needs mail.<domain> to reach the ingress on port 80 (a shared
-/// address), or the issuer must solve DNS-01 (`spec.tls.mail`, see docs/dns.md).
+/// has cert-manager's ingress-shim issue `mail-tls` for the mail host — through the DNS-01
+/// issuer of `spec.tls.mail` (docs/dns.md), since HTTP-01 for mail.<domain> arrives at the mail
+/// load balancer. HTTP requests to the Ingress land on the website.
 fn tls(
     ctx: &Ctx<'_>,
     host: &str,
@@ -278,10 +278,26 @@ fn tls(
     environment.push(env("SSL_KEY_PATH", "/etc/mutualis/tls/tls.key"));
     mounts.push(mount("tls", "/etc/mutualis/tls", None, true));
     volumes.push(secret_volume("tls", TLS_SECRET, 0o440));
+    // The DNS-01 issuer of `spec.tls.mail` when the catalogue has one: its challenge is
+    // delegated by CNAME (see dns.rs). Without it HTTP-01 is tried, which only works where
+    // mail.<domain> also reaches the ingress on port 80.
+    let mail_issuer = ctx
+        .tenant
+        .catalog()
+        .tls
+        .as_ref()
+        .and_then(|t| t.mail.as_ref());
+    if mail_issuer.is_none() {
+        out.notes.push(format!(
+            "mail: no spec.tls.mail in the catalogue: the certificate of {host} is asked of the HTTP-01 issuer, whose challenge reaches the mail load balancer, not the ingress; declare a DNS-01 issuer there"
+        ));
+    }
     out.push(ingress(
         ctx.meta("mail", Service::Mail, "docker-mailserver", "mail"),
         ctx.ingress_class(),
-        ctx.issuer(),
+        mail_issuer
+            .map(|m| m.cluster_issuer.as_str())
+            .or(ctx.issuer()),
         &[host.to_owned()],
         "website",
         super::website::HTTP.port,

@@ -175,6 +175,18 @@ fn the_mail_challenge_is_delegated_to_the_challenge_zone() {
             .iter()
             .all(|z| !z.text.contains("_acme-challenge"))
     );
+    // The mail certificate is asked of the DNS-01 issuer; the websites keep the HTTP-01 one.
+    let issuer = |p: &Plan, name: &str| {
+        find(p, "Ingress", name).to_json()["metadata"]["annotations"]["cert-manager.io/cluster-issuer"].clone()
+    };
+    assert_eq!(issuer(&p, "mail"), "acme-dns01");
+    assert_eq!(issuer(&p, "website"), "letsencrypt");
     let without = plan_of(TENANT, &PlanInputs::default());
     assert!(!without.zones[0].text.contains("_acme-challenge"));
+    assert_eq!(issuer(&without, "mail"), "letsencrypt");
+    assert!(
+        without.notes.iter().any(|n| n.contains("spec.tls.mail")),
+        "{:?}",
+        without.notes
+    );
 }
