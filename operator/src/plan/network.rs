@@ -104,7 +104,6 @@ pub enum Peer {
     /// Pods of the tenant: (service, component) pairs.
     Pods(Vec<(Service, &'static str)>),
     /// Address ranges (CIDR), e.g. the town halls' networks.
-    #[allow(dead_code)] // the NAS's allowed networks
     Networks(Vec<String>),
 }
 
