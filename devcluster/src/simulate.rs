@@ -164,6 +164,22 @@ pub fn after_write(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key) {
         ("", "services") if !obj["status"]["loadBalancer"]["ingress"].is_null() => {
             Some(json!({"loadBalancer": {}}))
         }
+        ("cert-manager.io", "certificates") => {
+            let (status, issued) = crate::certificates::issue_certificate(st, &k.ns, &obj);
+            if issued {
+                revisit_workloads(st, cfg, &k.ns);
+            }
+            Some(status)
+        }
+        // A new issuer lets the Certificates waiting for it be issued.
+        ("cert-manager.io", "clusterissuers" | "issuers") => {
+            if let Some(def) = st.def("cert-manager.io", "v1", "certificates") {
+                for k in crate::certificates::pending_certificates(st) {
+                    after_write(st, cfg, &def, &k);
+                }
+            }
+            None
+        }
         ("networking.k8s.io", "ingresses") => {
             if crate::certificates::issue_for_ingress(st, &k.ns, &obj) {
                 revisit_workloads(st, cfg, &k.ns);

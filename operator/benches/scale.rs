@@ -163,20 +163,9 @@ async fn main() {
     }
     let catalog_yaml = include_str!("../../examples/catalog.yaml");
     let catalog: ServiceCatalog = serde_saphyr::from_str(catalog_yaml).unwrap();
-    // The shared name servers' namespace, which the chart creates: the zones go there.
-    let zones_ns = k8s_openapi::api::core::v1::Namespace {
-        metadata: kube::api::ObjectMeta {
-            name: Some(catalog.spec.dns.zones_namespace.clone()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
-        .patch(
-            zones_ns.metadata.name.as_deref().unwrap(),
-            &pp,
-            &Patch::Apply(&zones_ns),
-        )
+    // What the cluster has before the chart: cert-manager (CRDs, issuers) and the shared
+    // name servers' namespace, where the zones go.
+    mutualis::cli::dev::install_prerequisites(&client, &[&catalog])
         .await
         .unwrap();
     Api::<ServiceCatalog>::all(client.clone())

@@ -188,29 +188,33 @@ fn inputs() -> impl Strategy<Value = PlanInputs> {
         proptest::option::of("[A-Za-z0-9+/=]{0,600}"),
         proptest::collection::vec(any::<IpAddr>(), 0..3),
         proptest::option::of(any::<u32>()),
+        any::<bool>(),
     )
-        .prop_map(|(key, mail_addresses, serial)| PlanInputs {
-            dkim: key.map(|public_key_base64| DkimPublicKey {
-                algorithm: "ed25519".into(),
-                public_key_base64,
-                selector: "mutualis".into(),
-            }),
-            previous_zones: ZoneVersions(
-                serial
-                    .map(|serial| {
-                        (
-                            "coteaux-bordelais.fr".to_owned(),
-                            ZoneVersion {
-                                serial,
-                                digest: "x".into(),
-                            },
-                        )
-                    })
-                    .into_iter()
-                    .collect(),
-            ),
-            mail_addresses,
-        })
+        .prop_map(
+            |(key, mail_addresses, serial, mail_certificate_issued)| PlanInputs {
+                mail_certificate_issued,
+                dkim: key.map(|public_key_base64| DkimPublicKey {
+                    algorithm: "ed25519".into(),
+                    public_key_base64,
+                    selector: "mutualis".into(),
+                }),
+                previous_zones: ZoneVersions(
+                    serial
+                        .map(|serial| {
+                            (
+                                "coteaux-bordelais.fr".to_owned(),
+                                ZoneVersion {
+                                    serial,
+                                    digest: "x".into(),
+                                },
+                            )
+                        })
+                        .into_iter()
+                        .collect(),
+                ),
+                mail_addresses,
+            },
+        )
 }
 
 /// `render` or `plan` on `input` from stdin: must return (Ok or Err), never panic.

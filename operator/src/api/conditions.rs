@@ -39,6 +39,8 @@ pub mod reasons {
     pub const SERVICES_NOT_READY: &str = "ServicesNotReady";
     /// The mail server waits for its DKIM key, generated in the background.
     pub const DKIM_KEY_PENDING: &str = "DkimKeyPending";
+    /// The mail server's TLS certificate is not issued yet (cert-manager).
+    pub const CERTIFICATE_PENDING: &str = "CertificatePending";
     /// The tenant is being deleted.
     pub const DELETING: &str = "Deleting";
     /// The operator failed on this tenant (a bug, caught): the message has the panic.

@@ -108,14 +108,13 @@ async fn install(client: &Client, manifests: &input::Manifests) -> Result<Vec<St
             .await?;
         progress(&format!("catalogue {} applied", catalog.name_any()));
     }
-    // The shared name servers' namespace, which the chart creates (`dns.namespace`): the
-    // tenants' zone ConfigMaps go there.
-    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    for (_, catalog, _) in &manifests.catalogs {
-        let name = &catalog.spec.dns.zones_namespace;
-        let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
-        namespaces.patch(name, &params, &Patch::Apply(&ns)).await?;
-    }
+    let catalogs: Vec<&crate::api::ServiceCatalog> =
+        manifests.catalogs.iter().map(|(_, c, _)| c).collect();
+    let installed = install_prerequisites(client, &catalogs).await?;
+    progress(&format!(
+        "stand-ins for the cluster's prerequisites: {}",
+        installed.join(", ")
+    ));
     let tenants: Api<Tenant> = Api::all(client.clone());
     let mut names = Vec::new();
     for (_, tenant, _) in &manifests.tenants {
@@ -132,6 +131,69 @@ async fn install(client: &Client, manifests: &input::Manifests) -> Result<Vec<St
         names.join(", ")
     ));
     Ok(names)
+}
+
+/// cert-manager's CRDs (a copy kept in `third_party/cert-manager/`), which the development
+/// cluster simulates.
+const CERT_MANAGER_CRDS: &[&str] = &[
+    include_str!("../../../third_party/cert-manager/certificates.yaml"),
+    include_str!("../../../third_party/cert-manager/clusterissuers.yaml"),
+];
+
+/// What a real cluster provides before the chart is installed, given to the development
+/// cluster: cert-manager's CRDs and the ClusterIssuers the catalogues name (self-signed
+/// stand-ins; the development cluster issues placeholders), and the shared name servers'
+/// namespace the chart creates (`dns.namespace`), where the tenants' zone ConfigMaps go.
+/// Returns what it installed, to say so.
+pub async fn install_prerequisites(
+    client: &Client,
+    catalogs: &[&crate::api::ServiceCatalog],
+) -> Result<Vec<String>, kube::Error> {
+    let params = PatchParams::apply("mutualis-dev").force();
+    let mut installed = Vec::new();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for yaml in CERT_MANAGER_CRDS {
+        let crd: CustomResourceDefinition =
+            serde_saphyr::from_str(yaml).expect("the embedded cert-manager CRDs parse");
+        crds.patch(&crd.name_any(), &params, &Patch::Apply(&crd))
+            .await?;
+        installed.push(format!("CRD {}", crd.name_any()));
+    }
+    let issuers: Api<kube::api::DynamicObject> = Api::all_with(
+        client.clone(),
+        &kube::api::ApiResource {
+            group: "cert-manager.io".into(),
+            version: "v1".into(),
+            api_version: "cert-manager.io/v1".into(),
+            kind: "ClusterIssuer".into(),
+            plural: "clusterissuers".into(),
+        },
+    );
+    let mut names = std::collections::BTreeSet::new();
+    for catalog in catalogs {
+        if let Some(tls) = &catalog.spec.tls {
+            names.insert(tls.cluster_issuer.clone());
+            names.extend(tls.mail.iter().map(|m| m.cluster_issuer.clone()));
+        }
+    }
+    for name in names {
+        let issuer = serde_json::json!({
+            "apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+            "metadata": {"name": name}, "spec": {"selfSigned": {}},
+        });
+        issuers
+            .patch(&name, &params, &Patch::Apply(&issuer))
+            .await?;
+        installed.push(format!("ClusterIssuer {name}"));
+    }
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    for catalog in catalogs {
+        let name = &catalog.spec.dns.zones_namespace;
+        let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+        namespaces.patch(name, &params, &Patch::Apply(&ns)).await?;
+        installed.push(format!("namespace {name}"));
+    }
+    Ok(installed)
 }
 
 /// One line of progress on standard error, as it happens (stdout keeps the final table).

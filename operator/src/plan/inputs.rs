@@ -27,4 +27,7 @@ pub struct PlanInputs {
     /// External addresses of the mail LoadBalancer Service, for the `mail.<domain>` A/AAAA
     /// records; empty until the cloud assigns one.
     pub mail_addresses: Vec<IpAddr>,
+    /// Whether the mail certificate's Secret exists (cert-manager issued it); until then the
+    /// mail service reports `CertificatePending`.
+    pub mail_certificate_issued: bool,
 }

@@ -61,6 +61,15 @@ impl ChildKind {
         }
     }
 
+    /// What installs this kind on a cluster, when Kubernetes itself does not: the operator
+    /// works without it (its cache stays empty) and says what to install when a plan needs it.
+    pub fn prerequisite(&self) -> Option<&'static str> {
+        match self.group {
+            "cert-manager.io" => Some("cert-manager"),
+            _ => None,
+        }
+    }
+
     /// The RBAC verbs the operator needs on this kind: informers (`list`, `watch`) and reads
     /// (`get`), server-side apply or creation (`create`, `patch`), pruning and cleanup (`delete`).
     pub fn verbs(&self) -> &'static [&'static str] {
@@ -107,6 +116,7 @@ pub const CHILD_KINDS: &[ChildKind] = &[
     kind("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true, Owned, ResourceVersion, Metadata),
     kind("", "v1", "Secret", "secrets", true, Data, ResourceVersion, Metadata),
     kind("", "v1", "ConfigMap", "configmaps", true, Owned, ResourceVersion, Metadata),
+    kind("cert-manager.io", "v1", "Certificate", "certificates", true, Owned, Generation, Metadata),
     kind("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", true, Data, Hash, State),
     kind("", "v1", "Service", "services", true, Owned, Hash, State),
     kind("apps", "v1", "Deployment", "deployments", true, Owned, Generation, State),
@@ -145,6 +155,7 @@ mod tests {
             rbac::v1::Role::default().into(),
             rbac::v1::RoleBinding::default().into(),
             core::v1::ConfigMap::default().into(),
+            crate::plan::certificate::Certificate::default().into(),
             core::v1::PersistentVolumeClaim::default().into(),
             core::v1::Service::default().into(),
             apps::v1::Deployment::default().into(),

@@ -10,6 +10,7 @@ mod build;
 mod builders;
 mod catalog_check;
 pub mod catalog_mail;
+pub mod certificate;
 pub mod cidr;
 pub mod claims;
 pub(crate) mod domain;

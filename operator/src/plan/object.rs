@@ -15,6 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde::Serialize;
 
+use super::certificate::Certificate;
 use crate::api::Service;
 
 /// One Kubernetes object of a plan.
@@ -29,6 +30,7 @@ pub enum Object {
     Role(Box<Role>),
     RoleBinding(Box<RoleBinding>),
     ConfigMap(Box<ConfigMap>),
+    Certificate(Box<Certificate>),
     PersistentVolumeClaim(Box<PersistentVolumeClaim>),
     Service(Box<KubeService>),
     Deployment(Box<Deployment>),
@@ -46,6 +48,7 @@ macro_rules! each {
             Object::Role($o) => $e,
             Object::RoleBinding($o) => $e,
             Object::ConfigMap($o) => $e,
+            Object::Certificate($o) => $e,
             Object::PersistentVolumeClaim($o) => $e,
             Object::Service($o) => $e,
             Object::Deployment($o) => $e,
@@ -217,6 +220,7 @@ from_typed!(
     Role(Role),
     RoleBinding(RoleBinding),
     ConfigMap(ConfigMap),
+    Certificate(Certificate),
     PersistentVolumeClaim(PersistentVolumeClaim),
     Service(KubeService),
     Deployment(Deployment),

@@ -51,6 +51,47 @@ impl Plan {
         counts
     }
 
+    /// The zones ConfigMap, in the shared name servers' namespace: it records the versions
+    /// (serials) last published, an input of the next plan.
+    pub fn zones_config_map(&self) -> Option<&Object> {
+        self.objects.iter().find(|o| {
+            o.kind() == "ConfigMap"
+                && o.metadata()
+                    .annotations
+                    .as_ref()
+                    .is_some_and(|a| a.contains_key(super::zone::ZONE_VERSIONS_ANNOTATION))
+        })
+    }
+
+    /// The mail LoadBalancer Service, whose address the `mail.<domain>` records publish.
+    pub fn mail_load_balancer(&self) -> Option<&Object> {
+        self.objects.iter().find(|o| {
+            matches!(o, Object::Service(s)
+                if s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer"))
+                && o.metadata()
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(super::object::labels::SERVICE))
+                    .is_some_and(|s| s == crate::api::Service::Mail.name())
+        })
+    }
+
+    /// The name of the Secret the mail certificate is issued into, if the plan asks for one.
+    pub fn mail_certificate_secret(&self) -> Option<&str> {
+        self.objects.iter().find_map(|o| match o {
+            Object::Certificate(c)
+                if o.metadata()
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(super::object::labels::SERVICE))
+                    .is_some_and(|s| s == crate::api::Service::Mail.name()) =>
+            {
+                Some(c.spec.secret_name.as_str())
+            }
+            _ => None,
+        })
+    }
+
     /// The zone versions to record on the zone ConfigMap.
     pub fn zone_versions(&self) -> ZoneVersions {
         ZoneVersions(

@@ -165,13 +165,22 @@ pub async fn apply_objects(
         {
             continue;
         }
-        let result = ssa(client, cache.as_ref(), &obj)
-            .await
-            .map_err(|source| Error::Apply {
-                kind: key.kind.clone(),
-                name: key.name.clone(),
-                source,
-            })?;
+        let prerequisite = crate::plan::kinds::child_kind(&key.kind).and_then(|k| k.prerequisite());
+        let result = ssa(client, cache.as_ref(), &obj).await.map_err(|source| {
+            match (&source, prerequisite) {
+                (kube::Error::Api(s), Some(prerequisite)) if s.is_not_found() => Error::NotServed {
+                    kind: key.kind.clone(),
+                    api_version: api_version.to_owned(),
+                    name: key.name.clone(),
+                    prerequisite,
+                },
+                _ => Error::Apply {
+                    kind: key.kind.clone(),
+                    name: key.name.clone(),
+                    source,
+                },
+            }
+        })?;
         on_write(&key.kind);
         tracing::debug!(kind = %key.kind, name = %key.name, generation = ?result.generation, rv = ?result.resource_version, "applied");
         records.record(key.clone(), hash, result);

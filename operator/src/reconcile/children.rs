@@ -28,6 +28,7 @@ use serde::de::DeserializeOwned;
 use super::apply::{AppliedRecords, ChildKey};
 use super::compact::CompactCache;
 use crate::api::Tenant;
+use crate::plan::certificate::Certificate;
 use crate::plan::kinds::{CHILD_KINDS, Cached};
 pub use crate::plan::kinds::{DriftSignal, Retention};
 use crate::plan::object::labels;
@@ -137,7 +138,18 @@ where
             let cache = cache.clone();
             let records = records.clone();
             let kind = kind.resource.kind.clone();
+            let prerequisite = crate::plan::kinds::child_kind(&kind)
+                .and_then(|k| k.prerequisite());
             move |event| {
+                if let (Err(err), Some(what)) = (&event, prerequisite)
+                    && not_served(err)
+                {
+                    // The kind's CRD is not installed: an empty cache is the truth, and the
+                    // watcher keeps retrying, so installing it later fills the cache.
+                    if cache.mark_absent() {
+                        tracing::warn!(kind = %kind, "{kind} is not served by this cluster: install {what} before a tenant needs one");
+                    }
+                }
                 let trigger = event.ok().and_then(|event| {
                     cache.apply(&event, state);
                     match &event {
@@ -158,6 +170,15 @@ where
         })
         .boxed();
     (cache, stream)
+}
+
+/// Whether a watch failed because the API server does not serve the resource (no CRD).
+fn not_served(err: &watcher::Error) -> bool {
+    match err {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s)) => s.is_not_found(),
+        _ => false,
+    }
 }
 
 /// What status reads of a Deployment.
@@ -280,6 +301,7 @@ impl Children {
                 ("RoleBinding", Cached::Metadata) => drop(meta!(RoleBinding)),
                 ("Secret", Cached::Metadata) => secrets = Some(meta!(Secret)),
                 ("ConfigMap", Cached::Metadata) => config_maps = Some(meta!(ConfigMap)),
+                ("Certificate", Cached::Metadata) => drop(meta!(Certificate)),
                 ("Ingress", Cached::Metadata) => drop(meta!(Ingress)),
                 ("CronJob", Cached::Metadata) => drop(meta!(CronJob)),
                 ("PersistentVolumeClaim", Cached::State) => {

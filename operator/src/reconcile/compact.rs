@@ -124,6 +124,16 @@ impl<X: Clone> CompactCache<X> {
         }
     }
 
+    /// The kind is not served (its CRD is absent): the cache is ready, and empty. Returns
+    /// whether this changed anything (the first time), so the caller logs once.
+    pub fn mark_absent(&self) -> bool {
+        let had = !self.objects.read().expect("cache lock").is_empty();
+        if had {
+            self.objects.write().expect("cache lock").clear();
+        }
+        !self.ready_tx.send_replace(true) || had
+    }
+
     /// The state kept of an object, if it is cached.
     pub fn state(&self, namespace: Option<&str>, name: &str) -> Option<X> {
         let key: Key = (namespace.map(Into::into), name.into());

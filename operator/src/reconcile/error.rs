@@ -19,6 +19,18 @@ pub enum Error {
         source: kube::Error,
     },
 
+    /// The cluster does not serve a kind the plan needs (its CRD is missing): the operator
+    /// says what to install rather than "not found".
+    #[error(
+        "applying {kind} {name}: this cluster does not serve {kind} ({api_version}); install {prerequisite}, a prerequisite of mutualis (docs/cluster-checklist.md)"
+    )]
+    NotServed {
+        kind: String,
+        api_version: String,
+        name: String,
+        prerequisite: &'static str,
+    },
+
     /// The plan holds a kind this operator does not watch (a bug: the kinds table and the
     /// builders disagree).
     #[error("the plan holds a {0}, a kind the operator does not manage")]
@@ -61,7 +73,7 @@ impl Error {
     pub fn category(&self) -> Category {
         match self {
             Error::Kube(e) | Error::Apply { source: e, .. } => kube_category(e),
-            Error::UnmanagedKind(_) => Category::Rejected,
+            Error::UnmanagedKind(_) | Error::NotServed { .. } => Category::Rejected,
             Error::Finalizer(e) => match e.as_ref() {
                 finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => {
                     e.category()
@@ -80,6 +92,7 @@ impl Error {
             Error::Kube(_) => "kube",
             Error::Apply { .. } => "apply",
             Error::UnmanagedKind(_) => "unmanaged_kind",
+            Error::NotServed { .. } => "not_served",
             Error::Finalizer(e) => match e.as_ref() {
                 finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e.label(),
                 _ => "finalizer",

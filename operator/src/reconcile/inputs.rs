@@ -2,11 +2,8 @@
 
 use super::children::{ChildCache, ChildMeta};
 use super::controller::Context;
-use crate::api::Service;
-use crate::plan::object::labels;
 use crate::plan::secrets::{DKIM_SECRET, DKIM_SELECTOR};
-use crate::plan::zone::ZONE_VERSIONS_ANNOTATION;
-use crate::plan::{DkimPublicKey, Object, Plan, PlanInputs, ZoneVersions};
+use crate::plan::{DkimPublicKey, Plan, PlanInputs, ZoneVersions};
 
 /// Annotation of the DKIM Secret repeating its RSA public key, so that the reconciler reads it
 /// from its metadata cache (the key is public: it is published in DNS).
@@ -44,39 +41,22 @@ pub fn observe(ctx: &Context, namespace: &str, draft: Option<&Plan>) -> PlanInpu
     };
     // The zone ConfigMap lives in the shared DNS namespace, not the tenant's.
     let previous_zones = draft
-        .objects
-        .iter()
-        .find(|o| {
-            o.kind() == "ConfigMap"
-                && o.metadata()
-                    .annotations
-                    .as_ref()
-                    .is_some_and(|a| a.contains_key(ZONE_VERSIONS_ANNOTATION))
-        })
+        .zones_config_map()
         .and_then(|o| ctx.children.config_maps.get(o.namespace(), o.name()))
         .map(|cm| ZoneVersions::from_annotations(&cm.annotations))
         .unwrap_or_default();
-    let mail_addresses = named(draft, "Service", |o| {
-        o.metadata()
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(labels::SERVICE))
-            .is_some_and(|s| s == Service::Mail.name())
-            && matches!(o, Object::Service(s) if s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer"))
-    })
-    .and_then(|name| ctx.children.services.state(Some(namespace), &name))
-    .unwrap_or_default();
+    let mail_addresses = draft
+        .mail_load_balancer()
+        .and_then(|o| ctx.children.services.state(Some(namespace), o.name()))
+        .unwrap_or_default();
+    // cert-manager's Secret carries the tenant's labels (the Certificate's secretTemplate).
+    let mail_certificate_issued = draft
+        .mail_certificate_secret()
+        .is_some_and(|name| ctx.children.secrets.get(Some(namespace), name).is_some());
     PlanInputs {
         dkim,
         previous_zones,
         mail_addresses,
+        mail_certificate_issued,
     }
-}
-
-/// The name of the first object of `kind` in `plan` that `pick` accepts.
-fn named(plan: &Plan, kind: &str, pick: impl Fn(&Object) -> bool) -> Option<String> {
-    plan.objects
-        .iter()
-        .find(|o| o.kind() == kind && pick(o))
-        .map(|o| o.name().to_owned())
 }

@@ -247,9 +247,17 @@ fn aliases_load_with_postmap_and_route_to_the_postmaster() {
         let file = dir.path().join("postfix-virtual.cf");
         let aliases = &data["postfix-virtual.cf"];
         write(&file, aliases);
+        // postmap reads a main.cf; a fresh Debian install of postfix has none (debconf's "No
+        // configuration"), so an empty one of our own: the defaults are docker-mailserver's.
+        write(&dir.path().join("main.cf"), "");
+        let postmap = || {
+            let mut c = Command::new("postmap");
+            c.arg("-c").arg(dir.path());
+            c
+        };
         // docker-mailserver copies the file to /etc/postfix/virtual and runs postmap on it.
         run(
-            Command::new("postmap").arg(format!("hash:{}", file.display())),
+            postmap().arg(format!("hash:{}", file.display())),
             &format!("tenant {}: postmap mail-config/postfix-virtual.cf", f.name),
         );
         let mut domains = BTreeSet::new();
@@ -258,7 +266,7 @@ fn aliases_load_with_postmap_and_route_to_the_postmaster() {
                 .split_once(' ')
                 .unwrap_or_else(|| panic!("{}: alias line {line:?}", f.name));
             let out = run(
-                Command::new("postmap")
+                postmap()
                     .args(["-q", from])
                     .arg(format!("hash:{}", file.display())),
                 &format!("tenant {}: postmap -q {from}", f.name),

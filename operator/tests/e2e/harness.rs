@@ -46,6 +46,19 @@ pub struct Out {
 /// Where tenants' zone ConfigMaps go (the catalogue's `spec.dns.zonesNamespace`).
 pub const ZONES_NAMESPACE: &str = "mutualis-dns";
 
+/// The ClusterIssuers the founding catalogue names (`spec.tls`).
+pub const CLUSTER_ISSUERS: &str = "\
+apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata: {name: letsencrypt}
+spec: {selfSigned: {}}
+---
+apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata: {name: letsencrypt-dns01}
+spec: {selfSigned: {}}
+";
+
 /// One development cluster with mutualis' CRDs and the founding catalogue installed.
 pub struct Env {
     pub cluster: DevCluster,
@@ -104,6 +117,17 @@ impl Env {
         // The shared name servers' namespace, which the chart creates with `dns.enabled`.
         env.kubectl_ok(&["create", "namespace", ZONES_NAMESPACE])
             .await;
+        // cert-manager, a prerequisite of the chart: its CRDs (the copy in third_party/) and
+        // the catalogue's ClusterIssuers; the development cluster issues the Certificates.
+        let cert_manager = root().join("third_party/cert-manager");
+        env.kubectl_ok(&[
+            "apply",
+            "--server-side",
+            "-f",
+            cert_manager.to_str().unwrap(),
+        ])
+        .await;
+        env.apply_ok(CLUSTER_ISSUERS).await;
         env
     }
 

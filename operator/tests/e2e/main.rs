@@ -441,3 +441,70 @@ async fn the_readme_quick_start_ends_with_every_example_ready() {
         "the kubeconfig for kubectl was written"
     );
 }
+
+/// The mail server's certificate is a cert-manager `Certificate` for the catalogue's DNS-01
+/// issuer. While it is not issued (here: the ClusterIssuer the catalogue names does not exist,
+/// a typo or cert-manager not set up) the status says so — `MailReady=False`, reason
+/// `CertificatePending`, naming the Secret and the issuer — and the other services are ready;
+/// once the issuer exists, cert-manager (simulated) issues it and the tenant turns Ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_certificate_not_issued_shows_as_certificate_pending_then_ready() {
+    let env = Env::start().await;
+    env.kubectl_ok(&["delete", "clusterissuer", "letsencrypt-dns01"])
+        .await;
+    let _op = env.operator("solo", &["--leader-election=false"]);
+    env.apply_ok(&tenant_yaml("cadaujac", "250gb", &[], ""))
+        .await;
+    let t = env
+        .wait_tenant(
+            "cadaujac",
+            READY_TIMEOUT,
+            "MailReady CertificatePending",
+            |t| {
+                condition(t, "MailReady").is_some_and(|c| c.reason == "CertificatePending")
+                    && is_true(t, "WebsiteReady")
+            },
+        )
+        .await;
+    let mail = condition(&t, "MailReady").unwrap();
+    assert_eq!(mail.status, "False");
+    assert!(
+        mail.message.contains("mail-tls") && mail.message.contains("letsencrypt-dns01"),
+        "{mail:?}"
+    );
+    let ready = condition(&t, "Ready").unwrap();
+    assert_eq!(ready.status, "False");
+    assert!(ready.message.contains("MailReady"), "{ready:?}");
+    let namespace = namespace_of(&env, "cadaujac").await;
+    // The Certificate itself says why, as cert-manager would.
+    let cert = env
+        .kubectl_ok(&[
+            "-n",
+            &namespace,
+            "get",
+            "certificate",
+            "mail-tls",
+            "-o",
+            "jsonpath={.spec.issuerRef.name} {.status.conditions[?(@.type=='Ready')].status}",
+        ])
+        .await;
+    assert_eq!(cert, "letsencrypt-dns01 False");
+
+    env.apply_ok(harness::CLUSTER_ISSUERS).await;
+    env.wait_tenant("cadaujac", READY_TIMEOUT, "Ready", ready_now)
+        .await;
+    // The issued Secret carries the tenant's labels (the Certificate's secretTemplate).
+    let labels = env
+        .kubectl_ok(&[
+            "-n",
+            &namespace,
+            "get",
+            "secret",
+            "mail-tls",
+            "-o",
+            "jsonpath={.type} {.metadata.labels.mutualis\\.io/tenant}",
+        ])
+        .await;
+    assert_eq!(labels, "kubernetes.io/tls cadaujac");
+    harness::assert_rbac_covers(&env);
+}

@@ -166,3 +166,50 @@ async fn a_paused_leader_writes_nothing_until_it_has_renewed_its_lease() {
         "it writes again once renewed"
     );
 }
+
+/// On a cluster without cert-manager the operator still starts and serves (the Certificate
+/// cache is empty, not stuck), and a tenant whose catalogue asks for a mail certificate says
+/// what to install; once cert-manager's CRDs are there, the tenant turns Ready by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_cert_manager_the_operator_runs_and_says_what_to_install() {
+    let env = Env::start().await;
+    env.kubectl_ok(&[
+        "delete",
+        "crd",
+        "certificates.cert-manager.io",
+        "--timeout=30s",
+    ])
+    .await;
+    let op = env.operator("no-cert-manager", &["--leader-election=false"]);
+    env.eventually(Duration::from_secs(30), "/readyz 200", || async {
+        let probe = crate::harness::Operator::probe(op.http, "/readyz").await;
+        (probe.map(|(code, _)| code) == Some(200)).then_some(())
+    })
+    .await;
+    env.apply_ok(&crate::tenant_yaml("cenac", "250gb", &[], ""))
+        .await;
+    let t = env
+        .wait_tenant(
+            "cenac",
+            READY_TIMEOUT,
+            "a refusal naming cert-manager",
+            |t| {
+                crate::condition(t, "Ready")
+                    .is_some_and(|c| c.message.contains("install cert-manager"))
+            },
+        )
+        .await;
+    let ready = crate::condition(&t, "Ready").unwrap();
+    assert_eq!(ready.status, "False");
+    assert!(ready.message.contains("Certificate"), "{ready:?}");
+    let cert_manager = crate::harness::root().join("third_party/cert-manager");
+    env.kubectl_ok(&[
+        "apply",
+        "--server-side",
+        "-f",
+        cert_manager.to_str().unwrap(),
+    ])
+    .await;
+    env.wait_tenant("cenac", Duration::from_secs(120), "Ready", crate::ready_now)
+        .await;
+}

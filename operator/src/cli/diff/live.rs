@@ -12,7 +12,6 @@ use crate::api::Tenant;
 use crate::plan::object::labels;
 use crate::plan::quantity::parse_bytes;
 use crate::plan::secrets::DKIM_SECRET;
-use crate::plan::zone::ZONE_VERSIONS_ANNOTATION;
 use crate::plan::{Object, Plan, PlanInputs, ZoneVersions};
 use crate::reconcile::children::{ChildKind, Retention, TENANT_LABEL};
 use crate::reconcile::inputs::dkim_from_annotations;
@@ -147,17 +146,11 @@ pub async fn observe(client: &Client, draft: &Plan) -> Result<PlanInputs, DiffEr
         .await?
         .and_then(|s| dkim_from_annotations(s.annotations()));
     let mut previous_zones = ZoneVersions::default();
-    let services: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(client.clone(), ns);
-    let mut mail_addresses = Vec::new();
-    for object in &draft.objects {
-        let annotations = object.metadata().annotations.clone().unwrap_or_default();
-        // The zones ConfigMap lives in the shared name servers' namespace, not the tenant's.
+    // The zones ConfigMap lives in the shared name servers' namespace, not the tenant's.
+    if let Some(object) = draft.zones_config_map() {
         let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
             Api::namespaced(client.clone(), object.namespace().unwrap_or(ns));
-        if object.kind() == "ConfigMap"
-            && annotations.contains_key(ZONE_VERSIONS_ANNOTATION)
-            && let Some(cm) = config_maps.get_metadata_opt(object.name()).await?
-        {
+        if let Some(cm) = config_maps.get_metadata_opt(object.name()).await? {
             previous_zones = ZoneVersions::from_annotations(
                 cm.metadata
                     .annotations
@@ -165,17 +158,12 @@ pub async fn observe(client: &Client, draft: &Plan) -> Result<PlanInputs, DiffEr
                     .unwrap_or(&Default::default()),
             );
         }
-        let mail = object
-            .metadata()
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(labels::SERVICE))
-            .is_some_and(|s| s == "mail");
-        if let Object::Service(s) = object
-            && mail
-            && s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer")
-            && let Some(live) = services.get_opt(object.name()).await?
-        {
+    }
+    let mut mail_addresses = Vec::new();
+    if let Some(object) = draft.mail_load_balancer() {
+        let services: Api<k8s_openapi::api::core::v1::Service> =
+            Api::namespaced(client.clone(), ns);
+        if let Some(live) = services.get_opt(object.name()).await? {
             mail_addresses = live
                 .status
                 .and_then(|s| s.load_balancer?.ingress)
@@ -185,9 +173,14 @@ pub async fn observe(client: &Client, draft: &Plan) -> Result<PlanInputs, DiffEr
                 .collect();
         }
     }
+    let mail_certificate_issued = match draft.mail_certificate_secret() {
+        Some(name) => secrets.get_metadata_opt(name).await?.is_some(),
+        None => false,
+    };
     Ok(PlanInputs {
         dkim,
         previous_zones,
         mail_addresses,
+        mail_certificate_issued,
     })
 }

@@ -12,10 +12,11 @@ use crate::api::Service;
 use crate::api::conditions::reasons;
 use crate::plan::Waiting;
 use crate::plan::builders::{
-    claim_volume, config_hash, config_map, config_volume, deployment, env, ingress, pvc,
-    secret_volume, service,
+    claim_volume, config_hash, config_map, config_volume, deployment, env, pvc, secret_volume,
+    service,
 };
 use crate::plan::catalog_mail::Outbound;
+use crate::plan::certificate::certificate;
 use crate::plan::network::{Allow, DNS_CLIENT, Peer, PodsOf, Port};
 use crate::plan::object::Object;
 use crate::plan::object::selector;
@@ -255,10 +256,10 @@ fn server(
     }
 }
 
-/// With a TLS issuer: the certificate's mount and settings, and the Ingress whose annotation
-/// has cert-manager's ingress-shim issue `mail-tls` for the mail host — through the DNS-01
-/// issuer of `spec.tls.mail` (docs/dns.md), since HTTP-01 for mail.<domain> arrives at the mail
-/// load balancer. HTTP requests to the Ingress land on the website.
+/// With a TLS issuer: the certificate's mount and settings, and the cert-manager `Certificate`
+/// that issues `mail-tls` for the mail host — through the DNS-01 issuer of `spec.tls.mail`
+/// (docs/dns.md), since an HTTP-01 challenge for mail.<domain> arrives at the mail load
+/// balancer, which has no port 80. Until the Secret exists the mail service waits, and says so.
 fn tls(
     ctx: &Ctx<'_>,
     host: &str,
@@ -267,20 +268,20 @@ fn tls(
     volumes: &mut Vec<k8s_openapi::api::core::v1::Volume>,
     out: &mut Out,
 ) {
-    if ctx.issuer().is_none() {
+    let Some(fallback) = ctx.issuer() else {
         out.notes.push(format!(
             "mail: no TLS issuer in the catalogue, {host} serves SMTP and IMAP without TLS"
         ));
         return;
-    }
+    };
     environment.push(env("SSL_TYPE", "manual"));
     environment.push(env("SSL_CERT_PATH", "/etc/mutualis/tls/tls.crt"));
     environment.push(env("SSL_KEY_PATH", "/etc/mutualis/tls/tls.key"));
     mounts.push(mount("tls", "/etc/mutualis/tls", None, true));
     volumes.push(secret_volume("tls", TLS_SECRET, 0o440));
     // The DNS-01 issuer of `spec.tls.mail` when the catalogue has one: its challenge is
-    // delegated by CNAME (see dns.rs). Without it HTTP-01 is tried, which only works where
-    // mail.<domain> also reaches the ingress on port 80.
+    // delegated by CNAME (see dns.rs). Without it the general issuer is asked, which only
+    // works where that issuer solves DNS-01 too, or mail.<domain> reaches the ingress on 80.
     let mail_issuer = ctx
         .tenant
         .catalog()
@@ -289,21 +290,29 @@ fn tls(
         .and_then(|t| t.mail.as_ref());
     if mail_issuer.is_none() {
         out.notes.push(format!(
-            "mail: no spec.tls.mail in the catalogue: the certificate of {host} is asked of the HTTP-01 issuer, whose challenge reaches the mail load balancer, not the ingress; declare a DNS-01 issuer there"
+            "mail: no spec.tls.mail in the catalogue: the certificate of {host} is asked of ClusterIssuer {fallback}; an HTTP-01 challenge reaches the mail load balancer, not the ingress, so declare a DNS-01 issuer there"
         ));
     }
-    out.push(ingress(
-        ctx.meta("mail", Service::Mail, "docker-mailserver", "mail"),
-        ctx.ingress_class(),
-        mail_issuer
-            .map(|m| m.cluster_issuer.as_str())
-            .or(ctx.issuer()),
-        &[host.to_owned()],
-        "website",
-        super::website::HTTP.port,
+    let issuer = mail_issuer.map_or(fallback, |m| m.cluster_issuer.as_str());
+    let meta = ctx.meta(TLS_SECRET, Service::Mail, "docker-mailserver", "mail");
+    let secret_labels = meta.labels.clone().unwrap_or_default();
+    out.push(certificate(
+        meta,
         TLS_SECRET,
-        &[],
+        vec![host.to_owned()],
+        issuer,
+        secret_labels,
     ));
+    if !ctx.inputs.mail_certificate_issued {
+        out.waiting.push(Waiting {
+            service: Service::Mail,
+            reason: reasons::CERTIFICATE_PENDING,
+            message: format!(
+                "the certificate of {host} is not issued yet: Secret {TLS_SECRET} does not exist; ClusterIssuer {issuer} issues it (kubectl describe certificate {TLS_SECRET} -n {})",
+                ctx.tenant.namespace()
+            ),
+        });
+    }
 }
 
 /// The server's volumes: mailboxes, state and its own configuration on the data volume (by

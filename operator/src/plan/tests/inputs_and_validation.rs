@@ -21,6 +21,7 @@ fn zones_follow_inputs_dkim_and_mail_addresses() {
         }),
         previous_zones: offline.zone_versions(),
         mail_addresses: vec!["198.51.100.7".parse::<IpAddr>().unwrap()],
+        ..PlanInputs::default()
     };
     let online = plan_of(TENANT, &inputs);
     let primary = &online.zones[0].text;

@@ -2,7 +2,7 @@
 //! server relays when told to, its egress policy follows, and a catalogue without the
 //! declaration refuses tenants with mail.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::super::*;
 use super::{CATALOG, TENANT, find, plan_of, tenant};
@@ -175,18 +175,86 @@ fn the_mail_challenge_is_delegated_to_the_challenge_zone() {
             .iter()
             .all(|z| !z.text.contains("_acme-challenge"))
     );
-    // The mail certificate is asked of the DNS-01 issuer; the websites keep the HTTP-01 one.
-    let issuer = |p: &Plan, name: &str| {
-        find(p, "Ingress", name).to_json()["metadata"]["annotations"]["cert-manager.io/cluster-issuer"].clone()
+    // The mail certificate is a Certificate asked of the DNS-01 issuer; the websites keep the
+    // HTTP-01 one through their Ingresses. No Ingress routes the mail host any more.
+    let website_issuer = |p: &Plan| {
+        find(p, "Ingress", "website").to_json()["metadata"]["annotations"]["cert-manager.io/cluster-issuer"].clone()
     };
-    assert_eq!(issuer(&p, "mail"), "acme-dns01");
-    assert_eq!(issuer(&p, "website"), "letsencrypt");
+    let mail_certificate = |p: &Plan| find(p, "Certificate", "mail-tls").to_json();
+    let cert = mail_certificate(&p);
+    assert_eq!(cert["apiVersion"], "cert-manager.io/v1");
+    assert_eq!(
+        cert["spec"]["issuerRef"],
+        json!({"name": "acme-dns01", "kind": "ClusterIssuer", "group": "cert-manager.io"})
+    );
+    assert_eq!(cert["spec"]["secretName"], "mail-tls");
+    assert_eq!(cert["spec"]["dnsNames"], json!(["mail.villages.fr"]));
+    // The issued Secret carries the tenant's labels, so the operator's Secret cache sees it.
+    assert_eq!(
+        cert["spec"]["secretTemplate"]["labels"]["mutualis.io/tenant"],
+        cert["metadata"]["labels"]["mutualis.io/tenant"]
+    );
+    assert_eq!(
+        cert["spec"]["secretTemplate"]["labels"]["app.kubernetes.io/managed-by"],
+        "mutualis"
+    );
+    assert!(
+        p.objects
+            .iter()
+            .all(|o| !(o.kind() == "Ingress" && o.name() == "mail"))
+    );
+    assert_eq!(website_issuer(&p), "letsencrypt");
     let without = plan_of(TENANT, &PlanInputs::default());
     assert!(!without.zones[0].text.contains("_acme-challenge"));
-    assert_eq!(issuer(&without, "mail"), "letsencrypt");
+    assert_eq!(
+        mail_certificate(&without)["spec"]["issuerRef"]["name"],
+        "letsencrypt"
+    );
     assert!(
         without.notes.iter().any(|n| n.contains("spec.tls.mail")),
         "{:?}",
         without.notes
     );
+}
+
+/// Until cert-manager has issued the mail certificate's Secret, the mail service says so
+/// (`CertificatePending`, naming the Secret and the issuer) instead of a pod that cannot start.
+#[test]
+fn the_mail_service_waits_for_its_certificate_and_says_so() {
+    let pending = plan_of(TENANT, &PlanInputs::default());
+    let waiting: Vec<_> = pending
+        .waiting
+        .iter()
+        .filter(|w| w.reason == crate::api::conditions::reasons::CERTIFICATE_PENDING)
+        .collect();
+    assert_eq!(waiting.len(), 1, "{:?}", pending.waiting);
+    assert_eq!(waiting[0].service, crate::api::Service::Mail);
+    assert!(
+        waiting[0].message.contains("mail-tls"),
+        "{}",
+        waiting[0].message
+    );
+    assert!(
+        waiting[0].message.contains("letsencrypt"),
+        "{}",
+        waiting[0].message
+    );
+    assert_eq!(pending.mail_certificate_secret(), Some("mail-tls"));
+    let issued = plan_of(
+        TENANT,
+        &PlanInputs {
+            mail_certificate_issued: true,
+            ..PlanInputs::default()
+        },
+    );
+    assert!(
+        issued
+            .waiting
+            .iter()
+            .all(|w| w.reason != crate::api::conditions::reasons::CERTIFICATE_PENDING),
+        "{:?}",
+        issued.waiting
+    );
+    // The objects do not depend on it: the mail server is deployed, its pod waits for the mount.
+    assert_eq!(pending.objects, issued.objects);
 }
