@@ -284,8 +284,8 @@ pub async fn run(
     for trigger in triggers {
         controller = controller.reconcile_on(trigger);
     }
-    // Half the cores generate keys at most, so reconciles always have one.
-    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get() / 2);
+    // A key thread per core: at the lowest priority, they use only what the reconciles leave.
+    let parallel = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let (dkim_keys, keys_ready) = super::keygen::DkimKeys::new(parallel);
     controller = controller.reconcile_on(keys_ready);
     let refresh_tenants = tenants.clone();

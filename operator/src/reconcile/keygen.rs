@@ -1,16 +1,16 @@
-//! Bounded background generation of DKIM keys. An RSA-2048 key costs tens to hundreds of
-//! milliseconds of CPU: generating it inside a reconcile would stall that worker and, with a
-//! thousand new tenants, the whole controller. Instead a reconcile asks for the key and goes on
-//! (the tenant's mail waits, `MailReady=False`, reason `DkimKeyPending`); at most `parallel`
-//! keys are generated at once on blocking threads, and a finished key wakes its tenant's
-//! reconcile, which stores it in the tenant's Secret.
+//! Bounded background generation of DKIM keys. An RSA-2048 key costs about a tenth of a second
+//! of CPU: generating it inside a reconcile would stall that worker and, with a thousand new
+//! tenants, the whole controller. Instead a reconcile asks for the key and goes on (the
+//! tenant's mail waits, `MailReady=False`, reason `DkimKeyPending`); a few dedicated threads
+//! generate the keys at the lowest CPU priority, so they only use what the reconciles leave,
+//! and a finished key wakes its tenant's reconcile, which stores it in the tenant's Secret.
 
 use std::collections::HashMap;
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use kube::runtime::reflector::ObjectRef;
-use tokio::sync::Semaphore;
 
 use super::credentials::{self, DkimKeyPair};
 use crate::api::Tenant;
@@ -20,22 +20,33 @@ enum Slot {
     Ready(DkimKeyPair),
 }
 
+type Keys = Arc<Mutex<HashMap<String, Slot>>>;
+
 /// The generator every reconcile shares.
 pub struct DkimKeys {
-    slots: Arc<Semaphore>,
-    keys: Arc<Mutex<HashMap<String, Slot>>>,
-    wake: UnboundedSender<ObjectRef<Tenant>>,
+    keys: Keys,
+    /// `(secret, tenant)` to generate, taken by the key threads.
+    jobs: Mutex<mpsc::Sender<(String, String)>>,
 }
 
 impl DkimKeys {
-    /// A generator running at most `parallel` generations at once, and the stream of tenants
-    /// whose key became ready (the controller reconciles them).
-    pub fn new(parallel: usize) -> (Arc<DkimKeys>, UnboundedReceiver<ObjectRef<Tenant>>) {
+    /// A generator with `threads` key threads, and the stream of tenants whose key became
+    /// ready (the controller reconciles them). The threads end when the generator is dropped.
+    pub fn new(threads: usize) -> (Arc<DkimKeys>, UnboundedReceiver<ObjectRef<Tenant>>) {
         let (wake, woken) = unbounded();
+        let (jobs, queue) = mpsc::channel();
+        let queue = Arc::new(Mutex::new(queue));
+        let keys = Keys::default();
+        for i in 0..threads.max(1) {
+            let (queue, keys, wake) = (queue.clone(), keys.clone(), wake.clone());
+            std::thread::Builder::new()
+                .name(format!("dkim-keygen-{i}"))
+                .spawn(move || generate(&queue, &keys, &wake))
+                .expect("a DKIM key thread starts");
+        }
         let keys = DkimKeys {
-            slots: Arc::new(Semaphore::new(parallel.max(1))),
-            keys: Arc::default(),
-            wake,
+            keys,
+            jobs: Mutex::new(jobs),
         };
         (Arc::new(keys), woken)
     }
@@ -54,26 +65,48 @@ impl DkimKeys {
         }
         keys.insert(secret.to_owned(), Slot::Pending);
         drop(keys);
-        let (slots, keys, wake) = (self.slots.clone(), self.keys.clone(), self.wake.clone());
-        let (secret, tenant) = (secret.to_owned(), tenant.to_owned());
-        tokio::spawn(async move {
-            let Ok(_permit) = slots.acquire_owned().await else {
-                return;
-            };
-            match tokio::task::spawn_blocking(credentials::dkim_key_pair).await {
-                Ok(pair) => {
-                    keys.lock()
-                        .expect("dkim keys lock")
-                        .insert(secret, Slot::Ready(pair));
-                }
-                Err(err) => {
-                    tracing::error!(%secret, %err, "DKIM key generation failed; retrying on the next reconcile");
-                    keys.lock().expect("dkim keys lock").remove(&secret);
-                }
-            }
-            let _ = wake.unbounded_send(ObjectRef::new(&tenant));
-        });
+        let job = (secret.to_owned(), tenant.to_owned());
+        if self.jobs.lock().expect("dkim jobs lock").send(job).is_err() {
+            // No thread left (they only end with the generator): the next reconcile retries.
+            self.keys.lock().expect("dkim keys lock").remove(secret);
+        }
         None
+    }
+}
+
+/// One key thread: lowers its own priority, then generates the keys asked for, one at a time.
+fn generate(
+    queue: &Mutex<mpsc::Receiver<(String, String)>>,
+    keys: &Keys,
+    wake: &UnboundedSender<ObjectRef<Tenant>>,
+) {
+    lowest_priority();
+    loop {
+        let job = queue.lock().expect("dkim queue lock").recv();
+        let Ok((secret, tenant)) = job else {
+            return;
+        };
+        match std::panic::catch_unwind(credentials::dkim_key_pair) {
+            Ok(pair) => {
+                keys.lock()
+                    .expect("dkim keys lock")
+                    .insert(secret, Slot::Ready(pair));
+            }
+            Err(_) => {
+                tracing::error!(%secret, "DKIM key generation failed; retrying on the next reconcile");
+                keys.lock().expect("dkim keys lock").remove(&secret);
+            }
+        }
+        let _ = wake.unbounded_send(ObjectRef::new(&tenant));
+    }
+}
+
+/// Nice 19 for the calling thread (on Linux the nice value is per thread): the reconciles,
+/// the watches and the health endpoints always come first.
+fn lowest_priority() {
+    #[cfg(unix)]
+    if let Err(err) = rustix::process::nice(19) {
+        tracing::warn!(%err, "cannot lower the DKIM key thread's priority");
     }
 }
 
@@ -99,5 +132,37 @@ mod tests {
         assert!(pair.private_pem.contains("PRIVATE KEY"));
         // Taken: a later request would generate a new key (the Secret holds this one).
         assert!(keys.keys.lock().unwrap().is_empty());
+    }
+
+    /// The key threads run at the lowest priority, and only them.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_key_threads_run_at_the_lowest_priority() {
+        let own_nice = || {
+            let own = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+            let after = own[own.rfind(')').unwrap() + 2..].to_owned();
+            after.split(' ').nth(16).unwrap().to_owned()
+        };
+        let before = own_nice();
+        let (keys, mut woken) = DkimKeys::new(1);
+        assert!(keys.take_or_start("ns/mail-dkim", "t1").is_none());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(60), woken.next()).await;
+        let nice_of = |name: &str| -> Option<i64> {
+            std::fs::read_dir("/proc/self/task")
+                .ok()?
+                .flatten()
+                .find_map(|task| {
+                    let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+                    if comm.trim() != name {
+                        return None;
+                    }
+                    let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+                    // Field 19 of /proc/[tid]/stat, counted after the command's closing parenthesis.
+                    let after = &stat[stat.rfind(')')? + 2..];
+                    after.split(' ').nth(16)?.parse().ok()
+                })
+        };
+        assert_eq!(nice_of("dkim-keygen-0"), Some(19));
+        assert_eq!(own_nice(), before, "the caller keeps its priority");
     }
 }
