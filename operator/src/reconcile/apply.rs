@@ -174,6 +174,17 @@ pub async fn apply_objects(
                     name: key.name.clone(),
                     prerequisite,
                 },
+                // The tenant's namespace is applied first; another one is the zones'.
+                (kube::Error::Api(s), None)
+                    if s.is_not_found()
+                        && s.details.as_ref().is_some_and(|d| d.kind == "namespaces") =>
+                {
+                    Error::NamespaceMissing {
+                        kind: key.kind.clone(),
+                        name: key.name.clone(),
+                        namespace: key.namespace.clone().unwrap_or_default(),
+                    }
+                }
                 _ => Error::Apply {
                     kind: key.kind.clone(),
                     name: key.name.clone(),

@@ -31,6 +31,17 @@ pub enum Error {
         prerequisite: &'static str,
     },
 
+    /// An object goes to a namespace that does not exist and that the operator does not create:
+    /// the shared name servers' (`spec.dns.zonesNamespace`, created by the chart).
+    #[error(
+        "applying {kind} {name}: namespace {namespace} does not exist; mutualis creates only the tenants' namespaces, the shared name servers' one (the catalogue's spec.dns.zonesNamespace) comes with the chart (dns.enabled): install it, create the namespace, or correct the catalogue"
+    )]
+    NamespaceMissing {
+        kind: String,
+        name: String,
+        namespace: String,
+    },
+
     /// The plan holds a kind this operator does not watch (a bug: the kinds table and the
     /// builders disagree).
     #[error("the plan holds a {0}, a kind the operator does not manage")]
@@ -73,7 +84,9 @@ impl Error {
     pub fn category(&self) -> Category {
         match self {
             Error::Kube(e) | Error::Apply { source: e, .. } => kube_category(e),
-            Error::UnmanagedKind(_) | Error::NotServed { .. } => Category::Rejected,
+            Error::UnmanagedKind(_) | Error::NotServed { .. } | Error::NamespaceMissing { .. } => {
+                Category::Rejected
+            }
             Error::Finalizer(e) => match e.as_ref() {
                 finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => {
                     e.category()
@@ -93,6 +106,7 @@ impl Error {
             Error::Apply { .. } => "apply",
             Error::UnmanagedKind(_) => "unmanaged_kind",
             Error::NotServed { .. } => "not_served",
+            Error::NamespaceMissing { .. } => "namespace_missing",
             Error::Finalizer(e) => match e.as_ref() {
                 finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e.label(),
                 _ => "finalizer",

@@ -213,3 +213,41 @@ async fn without_cert_manager_the_operator_runs_and_says_what_to_install() {
     env.wait_tenant("cenac", Duration::from_secs(120), "Ready", crate::ready_now)
         .await;
 }
+
+/// The shared name servers' namespace missing (chart installed without `dns.enabled`, or a
+/// catalogue naming another one): the tenant says which namespace and what to do, not
+/// "not found"; once it exists, the tenant turns Ready by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_zones_namespace_is_named_in_status_with_the_remedy() {
+    let env = Env::start().await;
+    env.kubectl_ok(&[
+        "delete",
+        "namespace",
+        crate::harness::ZONES_NAMESPACE,
+        "--timeout=30s",
+    ])
+    .await;
+    let _op = env.operator("no-zones", &["--leader-election=false"]);
+    env.apply_ok(&tenant_yaml("cursan", "250gb", &[], "")).await;
+    let t = env
+        .wait_tenant(
+            "cursan",
+            READY_TIMEOUT,
+            "a refusal naming the namespace",
+            |t| crate::condition(t, "Ready").is_some_and(|c| c.message.contains("does not exist")),
+        )
+        .await;
+    let ready = crate::condition(&t, "Ready").unwrap();
+    assert_eq!(ready.status, "False");
+    assert!(
+        ready
+            .message
+            .contains("namespace mutualis-dns does not exist")
+            && ready.message.contains("spec.dns.zonesNamespace"),
+        "{ready:?}"
+    );
+    env.kubectl_ok(&["create", "namespace", crate::harness::ZONES_NAMESPACE])
+        .await;
+    env.wait_tenant("cursan", Duration::from_secs(120), "Ready", ready_now)
+        .await;
+}
