@@ -84,6 +84,7 @@ fn member() -> impl Strategy<Value = Member> {
             name,
             display_name,
             domain,
+            mail: Default::default(),
         })
 }
 

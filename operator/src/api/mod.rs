@@ -8,6 +8,7 @@ pub mod catalog;
 mod catalog_mail;
 pub mod conditions;
 mod crd;
+mod mailboxes;
 pub mod patterns;
 mod service;
 pub mod tenant;
@@ -18,6 +19,7 @@ pub use catalog::{
 };
 pub use catalog_mail::{CatalogMail, MailOutbound, MailRelay, SecretRef};
 pub use crd::{crd_files, crds, crds_yaml};
+pub use mailboxes::{DomainMail, MailAlias};
 pub use service::Service;
 pub use tenant::{
     DeletionPolicy, Endpoints, Member, NasAccess, Services, Subject, SubjectKind, Subscription,

@@ -67,6 +67,9 @@ pub struct TenantSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 200), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["domain"]))]
     pub members: Vec<Member>,
+    /// Mailboxes and aliases of the tenant's own domain.
+    #[serde(default, skip_serializing_if = "super::DomainMail::is_empty")]
+    pub mail: super::DomainMail,
     /// Which catalogued services are on (all by default).
     #[serde(default)]
     pub services: Services,
@@ -101,6 +104,9 @@ pub struct Member {
     /// The commune's own domain; Unicode allowed.
     #[schemars(length(min = 3, max = super::patterns::MAX_DOMAIN), regex(pattern = super::patterns::DOMAIN))]
     pub domain: String,
+    /// Mailboxes and aliases of the commune's domain.
+    #[serde(default, skip_serializing_if = "super::DomainMail::is_empty")]
+    pub mail: super::DomainMail,
 }
 
 /// The five catalogued services; each is on unless switched off.

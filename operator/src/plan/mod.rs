@@ -17,6 +17,7 @@ pub mod error;
 pub mod hosts;
 mod inputs;
 pub mod kinds;
+pub mod mailboxes;
 pub(crate) mod names;
 pub(crate) mod network;
 pub mod object;

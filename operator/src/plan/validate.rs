@@ -17,6 +17,7 @@ pub use super::domain::{Domain, parse_domain};
 use super::domain::{invalid, is_calendar_date};
 use super::error::PlanError;
 use super::hosts::check_derived;
+use super::mailboxes::{DeclaredMail, ValidMail, validate_mail};
 use super::names::{derive_name, is_dns_label};
 use super::quantity::parse_bytes;
 use super::services::volumes_of;
@@ -28,6 +29,8 @@ pub struct ValidMember {
     pub name: String,
     pub display_name: String,
     pub domain: Domain,
+    /// The commune's mailboxes and aliases.
+    pub mail: ValidMail,
 }
 
 /// The tier a tenant subscribed to, with its storage in bytes.
@@ -45,6 +48,7 @@ pub struct ValidatedTenant {
     pub(super) namespace: String,
     pub(super) display_name: String,
     pub(super) domain: Domain,
+    pub(super) mail: ValidMail,
     pub(super) members: Vec<ValidMember>,
     pub(super) services: Services,
     pub(super) deletion_policy: DeletionPolicy,
@@ -72,6 +76,10 @@ impl ValidatedTenant {
     }
     pub fn domain(&self) -> &Domain {
         &self.domain
+    }
+    /// The mailboxes and aliases of the tenant's own domain.
+    pub fn mail(&self) -> &ValidMail {
+        &self.mail
     }
     pub fn members(&self) -> &[ValidMember] {
         &self.members
@@ -239,7 +247,30 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
             name: member_name,
             display_name: m.display_name.clone(),
             domain: member_domain,
+            mail: ValidMail::default(),
         });
+    }
+    let declared: Vec<DeclaredMail<'_>> = std::iter::once(DeclaredMail {
+        field: "spec".to_owned(),
+        domain: &domain.ascii,
+        mail: &spec.mail,
+    })
+    .chain(
+        members
+            .iter()
+            .zip(&spec.members)
+            .enumerate()
+            .map(|(i, (v, m))| DeclaredMail {
+                field: format!("spec.members[{i}]"),
+                domain: &v.domain.ascii,
+                mail: &m.mail,
+            }),
+    )
+    .collect();
+    let mut mail = validate_mail(&declared)?.into_iter();
+    let own_mail = mail.next().unwrap_or_default();
+    for (m, valid) in members.iter_mut().zip(mail) {
+        m.mail = valid;
     }
     if let Some(sub) = spec
         .subscription
@@ -265,6 +296,7 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
         name,
         display_name: spec.display_name.clone(),
         domain,
+        mail: own_mail,
         members,
         services: spec.services.clone(),
         deletion_policy: spec.deletion_policy,

@@ -3,6 +3,7 @@
 
 mod inputs_and_validation;
 mod limits;
+mod mailboxes;
 mod nas_access;
 mod outbound;
 mod ports_and_policies;
