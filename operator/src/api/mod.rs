@@ -22,8 +22,8 @@ pub use crd::{crd_files, crds, crds_yaml};
 pub use mailboxes::{DomainMail, MailAlias};
 pub use service::Service;
 pub use tenant::{
-    DeletionPolicy, Endpoints, Member, NasAccess, Services, Subject, SubjectKind, Subscription,
-    Tenant, TenantSpec, TenantStatus, ZoneStatus,
+    DeletionPolicy, Endpoints, Member, NasAccess, Services, SftpAccess, Subject, SubjectKind,
+    Subscription, Tenant, TenantSpec, TenantStatus, ZoneStatus,
 };
 
 /// API group of every mutualis resource.

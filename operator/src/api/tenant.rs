@@ -76,6 +76,10 @@ pub struct TenantSpec {
     /// Who reaches the NAS from outside the cluster; the catalogue's `spec.nas` when empty.
     #[serde(default, skip_serializing_if = "NasAccess::is_empty")]
     pub nas: NasAccess,
+    /// Who reaches the websites' SFTP server from outside the cluster; the NAS's networks when
+    /// empty.
+    #[serde(default, skip_serializing_if = "SftpAccess::is_empty")]
+    pub sftp: SftpAccess,
     /// What happens to the tenant's data volumes when the Tenant is deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
@@ -182,6 +186,28 @@ pub struct NasAccess {
 }
 
 impl NasAccess {
+    pub fn is_empty(&self) -> bool {
+        self.allowed_networks.is_empty()
+    }
+}
+
+/// The networks allowed to publish the websites over SFTP from outside the cluster (the town
+/// halls', a web agency's). With at least one, SFTP gets a LoadBalancer restricted to them.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SftpAccess {
+    /// Networks in CIDR notation, at most 32. Empty: the networks that reach the NAS
+    /// (`spec.nas.allowedNetworks`, else the catalogue's); none anywhere: inside the cluster only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 32),
+        inner(length(min = 9, max = 43), regex(pattern = super::patterns::CIDR)),
+        extend("x-kubernetes-list-type" = "set")
+    )]
+    pub allowed_networks: Vec<String>,
+}
+
+impl SftpAccess {
     pub fn is_empty(&self) -> bool {
         self.allowed_networks.is_empty()
     }

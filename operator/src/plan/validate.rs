@@ -61,6 +61,7 @@ pub struct ValidatedTenant {
     pub(super) storage: StorageAllocation,
     pub(super) outbound: Option<Outbound>,
     pub(super) nas_networks: Vec<String>,
+    pub(super) sftp_networks: Vec<String>,
 }
 
 impl ValidatedTenant {
@@ -121,6 +122,11 @@ impl ValidatedTenant {
     /// catalogue's; empty: inside the cluster only.
     pub fn nas_networks(&self) -> &[String] {
         &self.nas_networks
+    }
+    /// The networks reaching the websites' SFTP server from outside the cluster: the Tenant's
+    /// `spec.sftp`, else the NAS's.
+    pub fn sftp_networks(&self) -> &[String] {
+        &self.sftp_networks
     }
     /// Every domain, the tenant's first, then members in spec order.
     pub fn domains(&self) -> impl Iterator<Item = &Domain> {
@@ -290,7 +296,13 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
     } else {
         parse_networks("spec.nas.allowedNetworks", &spec.nas.allowed_networks)?
     };
+    let sftp_networks = if spec.sftp.is_empty() {
+        nas_networks.clone()
+    } else {
+        parse_networks("spec.sftp.allowedNetworks", &spec.sftp.allowed_networks)?
+    };
     Ok(ValidatedTenant {
+        sftp_networks,
         nas_networks,
         namespace: format!("mutualis-{name}"),
         name,

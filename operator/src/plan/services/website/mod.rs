@@ -3,6 +3,7 @@
 //! one Ingress per domain so one member's certificate trouble never blocks another's.
 
 mod nginx;
+pub mod sftp;
 
 use std::collections::BTreeMap;
 
@@ -32,14 +33,19 @@ const CONFIG: &str = "website-nginx";
 /// nginx-unprivileged listens here (no privileged port, no capability needed).
 pub const HTTP: Port = Port::tcp("http", 8080);
 
-/// Reached by the ingress controller only.
-pub fn network() -> Vec<Allow> {
-    vec![Allow {
+/// HTTP reached by the ingress controller only; SFTP (when the catalogue names its image) by
+/// the cluster's pods and the declared networks.
+pub fn network(tenant: &crate::plan::ValidatedTenant) -> Vec<Allow> {
+    let mut allows = vec![Allow {
         name: "allow-website",
         pods: PodsOf::Component(Service::Website, "website"),
         ingress: Some((Peer::AnyPod, vec![HTTP])),
         egress: None,
-    }]
+    }];
+    if tenant.catalog().images.sftp.is_some() {
+        allows.extend(sftp::network(tenant.sftp_networks()));
+    }
+    allows
 }
 
 /// The `nginx` user of nginx-unprivileged.
@@ -147,7 +153,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         liveness_probe: Some(http_probe("/healthz", HTTP.target, 30, 3)),
         ..Container::default()
     };
-    let pod_spec = PodSpec {
+    let mut pod_spec = PodSpec {
         containers: vec![container],
         volumes: Some(vec![
             config_volume("config", CONFIG),
@@ -157,6 +163,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         security_context: Some(pod(Some(NGINX_UID))),
         ..PodSpec::default()
     };
+    sftp::add(ctx, out, &mut pod_spec);
     out.push(deployment(
         ctx.meta("website", Service::Website, "nginx", "website"),
         sel,
