@@ -85,6 +85,7 @@ fn member() -> impl Strategy<Value = Member> {
             display_name,
             domain,
             mail: Default::default(),
+            site: Default::default(),
         })
 }
 

@@ -184,6 +184,10 @@ pub struct Images {
     /// without it sites cannot be published by SFTP (the plan says so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sftp: Option<Image>,
+    /// git-sync (v4), which keeps a site declared with a git source up to date; needed only
+    /// by tenants that declare one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_sync: Option<Image>,
 }
 
 impl Images {
@@ -199,6 +203,7 @@ impl Images {
             ("nas", &self.nas),
         ];
         named.extend(self.sftp.as_ref().map(|i| ("sftp", i)));
+        named.extend(self.git_sync.as_ref().map(|i| ("gitSync", i)));
         named
     }
 }

@@ -11,6 +11,7 @@ mod crd;
 mod mailboxes;
 pub mod patterns;
 mod service;
+mod site;
 pub mod tenant;
 
 pub use catalog::{
@@ -21,6 +22,7 @@ pub use catalog_mail::{CatalogMail, MailOutbound, MailRelay, SecretRef};
 pub use crd::{crd_files, crds, crds_yaml};
 pub use mailboxes::{DomainMail, MailAlias};
 pub use service::Service;
+pub use site::{GitSource, SiteSource};
 pub use tenant::{
     DeletionPolicy, Endpoints, Member, NasAccess, Services, SftpAccess, Subject, SubjectKind,
     Subscription, Tenant, TenantSpec, TenantStatus, ZoneStatus,

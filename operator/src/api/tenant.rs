@@ -70,6 +70,9 @@ pub struct TenantSpec {
     /// Mailboxes and aliases of the tenant's own domain.
     #[serde(default, skip_serializing_if = "super::DomainMail::is_empty")]
     pub mail: super::DomainMail,
+    /// Where the website of the tenant's own domain comes from (SFTP by default).
+    #[serde(default, skip_serializing_if = "super::SiteSource::is_empty")]
+    pub site: super::SiteSource,
     /// Which catalogued services are on (all by default).
     #[serde(default)]
     pub services: Services,
@@ -111,6 +114,9 @@ pub struct Member {
     /// Mailboxes and aliases of the commune's domain.
     #[serde(default, skip_serializing_if = "super::DomainMail::is_empty")]
     pub mail: super::DomainMail,
+    /// Where the commune's website comes from (SFTP by default).
+    #[serde(default, skip_serializing_if = "super::SiteSource::is_empty")]
+    pub site: super::SiteSource,
 }
 
 /// The five catalogued services; each is on unless switched off.

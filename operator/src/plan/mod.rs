@@ -27,6 +27,7 @@ mod quota;
 pub mod secrets;
 mod security;
 pub(crate) mod services;
+pub mod site;
 pub(crate) mod storage;
 pub(crate) mod tenancy;
 pub(crate) mod validate;

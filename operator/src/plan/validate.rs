@@ -21,6 +21,7 @@ use super::mailboxes::{DeclaredMail, ValidMail, validate_mail};
 use super::names::{derive_name, is_dns_label};
 use super::quantity::parse_bytes;
 use super::services::volumes_of;
+use super::site::{ValidGit, validate_site};
 use super::storage::{StorageAllocation, allocate};
 
 /// A member commune after validation: a Kubernetes-safe name and an IDNA domain.
@@ -31,6 +32,8 @@ pub struct ValidMember {
     pub domain: Domain,
     /// The commune's mailboxes and aliases.
     pub mail: ValidMail,
+    /// The git repository the commune's site is served from, if any (else SFTP).
+    pub site: Option<ValidGit>,
 }
 
 /// The tier a tenant subscribed to, with its storage in bytes.
@@ -49,6 +52,7 @@ pub struct ValidatedTenant {
     pub(super) display_name: String,
     pub(super) domain: Domain,
     pub(super) mail: ValidMail,
+    pub(super) site: Option<ValidGit>,
     pub(super) members: Vec<ValidMember>,
     pub(super) services: Services,
     pub(super) deletion_policy: DeletionPolicy,
@@ -81,6 +85,10 @@ impl ValidatedTenant {
     /// The mailboxes and aliases of the tenant's own domain.
     pub fn mail(&self) -> &ValidMail {
         &self.mail
+    }
+    /// The git repository the tenant's own site is served from, if any (else SFTP).
+    pub fn site(&self) -> Option<&ValidGit> {
+        self.site.as_ref()
     }
     pub fn members(&self) -> &[ValidMember] {
         &self.members
@@ -254,6 +262,7 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
             display_name: m.display_name.clone(),
             domain: member_domain,
             mail: ValidMail::default(),
+            site: validate_site(&format!("{field}.site"), &m.site, &catalog.spec)?,
         });
     }
     let declared: Vec<DeclaredMail<'_>> = std::iter::once(DeclaredMail {
@@ -309,6 +318,7 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
         display_name: spec.display_name.clone(),
         domain,
         mail: own_mail,
+        site: validate_site("spec.site", &spec.site, &catalog.spec)?,
         members,
         services: spec.services.clone(),
         deletion_policy: spec.deletion_policy,

@@ -1,6 +1,7 @@
 //! The plan fed with small YAML fixtures through the real `validate`, checking whole objects
 //! and the invariants every plan must keep.
 
+mod git_sites;
 mod inputs_and_validation;
 mod limits;
 mod mailboxes;
@@ -33,6 +34,7 @@ spec:
     cache: {repository: redis, tag: 8.2.4}
     nas: {repository: quay.io/samba.org/samba-server, tag: v0.9}
     sftp: {repository: docker.io/drakkan/sftpgo, tag: v2.7.5}
+    gitSync: {repository: registry.k8s.io/git-sync/git-sync, tag: v4.7.1}
   storageClassName: fast
   tls: {clusterIssuer: letsencrypt}
   dns:

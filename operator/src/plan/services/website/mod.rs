@@ -2,6 +2,7 @@
 //! member's, apex and `www.`), content on the `website-content` volume (`split.website`),
 //! one Ingress per domain so one member's certificate trouble never blocks another's.
 
+mod git;
 mod nginx;
 pub mod sftp;
 
@@ -42,9 +43,10 @@ pub fn network(tenant: &crate::plan::ValidatedTenant) -> Vec<Allow> {
         ingress: Some((Peer::AnyPod, vec![HTTP])),
         egress: None,
     }];
-    if tenant.catalog().images.sftp.is_some() {
+    if sftp::published(tenant) {
         allows.extend(sftp::network(tenant.sftp_networks()));
     }
+    allows.extend(git::network(tenant));
     allows
 }
 
@@ -76,11 +78,24 @@ fn nginx_conf(ctx: &Ctx<'_>) -> String {
                 )
                 .block(Block::new("location", &["/"]).directive("return", &["404"])),
         );
+    let from_git = git::sources(ctx);
     for d in ctx.tenant.domains() {
         let www = hosts::under(hosts::WWW, &d.ascii);
-        let root = format!("{CONTENT_DIR}/{}", d.ascii);
+        let git = from_git.iter().any(|(_, domain, _)| *domain == d.ascii);
+        // A git-sourced site is served through git-sync's link on the checked-out revision.
+        let root = if git {
+            format!("{CONTENT_DIR}/{}/{}/{}", git::GIT_DIR, d.ascii, git::LINK)
+        } else {
+            format!("{CONTENT_DIR}/{}", d.ascii)
+        };
+        let mut server = Block::new("server", &[]);
+        if git {
+            // The worktree's `.git` file names the repository's paths: not for visitors.
+            server = server
+                .block(Block::new("location", &["~", "/\\.git"]).directive("return", &["404"]));
+        }
         conf = conf.comment(&d.unicode).block(
-            Block::new("server", &[])
+            server
                 .directive("listen", &[&port])
                 .directive("server_name", &[&d.ascii, &www])
                 .directive("root", &[&root])
@@ -164,6 +179,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         ..PodSpec::default()
     };
     sftp::add(ctx, out, &mut pod_spec);
+    git::add(ctx, &mut pod_spec);
     out.push(deployment(
         ctx.meta("website", Service::Website, "nginx", "website"),
         sel,

@@ -42,6 +42,26 @@ const DUMP_VERSION: u32 = 17;
 /// Length of a generated SFTP password.
 const PASSWORD_LENGTH: u8 = 24;
 
+/// The domains published over SFTP: those without a git source.
+fn domains(tenant: &crate::plan::ValidatedTenant) -> Vec<&str> {
+    std::iter::once((tenant.domain(), tenant.site().is_some()))
+        .chain(
+            tenant
+                .members()
+                .iter()
+                .map(|m| (&m.domain, m.site.is_some())),
+        )
+        .filter(|(_, git)| !git)
+        .map(|(d, _)| d.ascii.as_str())
+        .collect()
+}
+
+/// Whether the tenant gets an SFTP server: the catalogue names its image and some domain is
+/// published over SFTP.
+pub fn published(tenant: &crate::plan::ValidatedTenant) -> bool {
+    tenant.catalog().images.sftp.is_some() && !domains(tenant).is_empty()
+}
+
 /// Reached by the cluster's pods and, through the load balancer, from the declared networks.
 pub fn network(networks: &[String]) -> Vec<Allow> {
     let mut allows = vec![Allow {
@@ -117,7 +137,10 @@ pub fn add(ctx: &Ctx<'_>, out: &mut Out, pod: &mut PodSpec) {
         );
         return;
     };
-    let domains: Vec<&str> = t.domains().map(|d| d.ascii.as_str()).collect();
+    let domains = domains(t);
+    if domains.is_empty() {
+        return;
+    }
     out.secret(
         ctx,
         USERS_SECRET,
