@@ -2,6 +2,9 @@
 //! repository without credentials, its ref a plain name, and the catalogue must name the
 //! git-sync image that fetches it.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
 use super::domain::{invalid, parse_domain};
 use super::error::PlanError;
 use crate::api::{ServiceCatalogSpec, SiteSource};
@@ -14,15 +17,81 @@ pub struct ValidGit {
     pub git_ref: Option<String>,
 }
 
-/// Checks `site` (at `field`, e.g. `spec.members[2].site`).
+/// The key types SFTPGo (golang.org/x/crypto/ssh) accepts in `authorized_keys` form.
+const KEY_TYPES: [&str; 7] = [
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+];
+
+/// An `authorized_keys` line reduced to `type base64` (the comment dropped: it is for people,
+/// and leaving it out keeps the users file free of any character a shell or JSON would
+/// interpret), after checking the key blob is well-formed base64 whose wire format names the
+/// same type (RFC 4253 §6.6: a length-prefixed type string first).
+fn public_key(field: &str, line: &str) -> Result<String, PlanError> {
+    let refuse = |problem: &str| {
+        invalid(
+            field,
+            line,
+            problem,
+            &format!("an authorized_keys line of type {}", KEY_TYPES.join(", ")),
+        )
+    };
+    let mut parts = line.split_whitespace();
+    let (Some(kind), Some(blob)) = (parts.next(), parts.next()) else {
+        return Err(refuse("is not `type base64 [comment]`"));
+    };
+    if !KEY_TYPES.contains(&kind) {
+        return Err(refuse("has an unknown key type"));
+    }
+    let bytes = STANDARD.decode(blob).map_err(|_| refuse("is not base64"))?;
+    let named = bytes
+        .get(..4)
+        .map(|n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]) as usize)
+        .and_then(|n| bytes.get(4..4 + n));
+    if named != Some(kind.as_bytes()) {
+        return Err(refuse("holds a key of another type than it says"));
+    }
+    Ok(format!("{kind} {blob}"))
+}
+
+/// Checks `site` (at `field`, e.g. `spec.members[2].site`): its git source, and the SFTP
+/// public keys (normalised) when it has none.
 pub fn validate_site(
     field: &str,
     site: &SiteSource,
     catalog: &ServiceCatalogSpec,
-) -> Result<Option<ValidGit>, PlanError> {
+) -> Result<(Option<ValidGit>, Vec<String>), PlanError> {
+    let keys_field = format!("{field}.sftpPublicKeys");
+    if site.sftp_public_keys.len() > 10 {
+        return Err(invalid(
+            &keys_field,
+            &format!("{} keys", site.sftp_public_keys.len()),
+            "lists too many keys",
+            "at most 10",
+        ));
+    }
+    let keys = site
+        .sftp_public_keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| public_key(&format!("{keys_field}[{i}]"), k))
+        .collect::<Result<Vec<_>, _>>()?;
     let Some(git) = &site.git else {
-        return Ok(None);
+        return Ok((None, keys));
     };
+    if !keys.is_empty() {
+        return Err(invalid(
+            &keys_field,
+            &site.sftp_public_keys[0],
+            "is given to a site served from git, which has no SFTP account",
+            "no keys, or no git source",
+        ));
+    }
     let repo_field = format!("{field}.git.repository");
     let url = &git.repository;
     let rest = url.strip_prefix("https://").ok_or_else(|| {
@@ -90,8 +159,11 @@ pub fn validate_site(
             "a catalogue with a git-sync image, or no git source",
         ));
     }
-    Ok(Some(ValidGit {
-        repository: url.clone(),
-        git_ref: git.r#ref.clone(),
-    }))
+    Ok((
+        Some(ValidGit {
+            repository: url.clone(),
+            git_ref: git.r#ref.clone(),
+        }),
+        keys,
+    ))
 }

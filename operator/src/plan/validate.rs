@@ -34,6 +34,8 @@ pub struct ValidMember {
     pub mail: ValidMail,
     /// The git repository the commune's site is served from, if any (else SFTP).
     pub site: Option<ValidGit>,
+    /// SSH public keys of the commune's SFTP account (`type base64`).
+    pub sftp_keys: Vec<String>,
 }
 
 /// The tier a tenant subscribed to, with its storage in bytes.
@@ -53,6 +55,7 @@ pub struct ValidatedTenant {
     pub(super) domain: Domain,
     pub(super) mail: ValidMail,
     pub(super) site: Option<ValidGit>,
+    pub(super) sftp_keys: Vec<String>,
     pub(super) members: Vec<ValidMember>,
     pub(super) services: Services,
     pub(super) deletion_policy: DeletionPolicy,
@@ -89,6 +92,10 @@ impl ValidatedTenant {
     /// The git repository the tenant's own site is served from, if any (else SFTP).
     pub fn site(&self) -> Option<&ValidGit> {
         self.site.as_ref()
+    }
+    /// SSH public keys of the SFTP account of the tenant's own domain (`type base64`).
+    pub fn sftp_keys(&self) -> &[String] {
+        &self.sftp_keys
     }
     pub fn members(&self) -> &[ValidMember] {
         &self.members
@@ -257,12 +264,14 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
                 "a non-blank name",
             ));
         }
+        let (site, sftp_keys) = validate_site(&format!("{field}.site"), &m.site, &catalog.spec)?;
         members.push(ValidMember {
             name: member_name,
             display_name: m.display_name.clone(),
             domain: member_domain,
             mail: ValidMail::default(),
-            site: validate_site(&format!("{field}.site"), &m.site, &catalog.spec)?,
+            site,
+            sftp_keys,
         });
     }
     let declared: Vec<DeclaredMail<'_>> = std::iter::once(DeclaredMail {
@@ -310,7 +319,10 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
     } else {
         parse_networks("spec.sftp.allowedNetworks", &spec.sftp.allowed_networks)?
     };
+    let (site, sftp_keys) = validate_site("spec.site", &spec.site, &catalog.spec)?;
     Ok(ValidatedTenant {
+        site,
+        sftp_keys,
         sftp_networks,
         nas_networks,
         namespace: format!("mutualis-{name}"),
@@ -318,7 +330,6 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
         display_name: spec.display_name.clone(),
         domain,
         mail: own_mail,
-        site: validate_site("spec.site", &spec.site, &catalog.spec)?,
         members,
         services: spec.services.clone(),
         deletion_policy: spec.deletion_policy,

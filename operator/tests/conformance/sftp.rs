@@ -4,7 +4,8 @@
 //! dump it writes is read with the field names of SFTPGo's `dataprovider.BackupData` and the
 //! SDK's `BaseUser` (unknown fields refused), then held to the rules `ValidateUser` applies.
 //! The path arithmetic that matters most is checked on the real rendered objects: each SFTP
-//! home is the directory nginx serves that domain from, and the host keys lie outside them all.
+//! home is the directory nginx serves that domain from, and the host keys lie outside them all;
+//! the declared public keys are read by OpenSSH's `ssh-keygen`.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -33,6 +34,8 @@ struct User {
     status: i32,
     home_dir: String,
     permissions: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    public_keys: Vec<String>,
 }
 
 /// SFTPGo's `DumpVersion`: an older number makes it migrate the dump's event actions.
@@ -131,7 +134,7 @@ fn each_domain_is_an_sftpgo_user_whose_home_is_the_site_nginx_serves() {
     if !require("website sftp users (sh)", &["sh", "cat", "mkdir"]) {
         return;
     }
-    let mut checked = 0;
+    let (mut checked, mut keys) = (0, 0);
     for f in with_sftp() {
         let pod = website_pod(f);
         let server = named(&pod.containers, "sftp");
@@ -202,6 +205,20 @@ fn each_domain_is_an_sftpgo_user_whose_home_is_the_site_nginx_serves() {
                 f.name,
                 u.home_dir
             );
+            // Each public key as OpenSSH's own parser reads an authorized_keys line.
+            for key in &u.public_keys {
+                let file = dir.path().join("key.pub");
+                crate::support::write(&file, &format!("{key}\n"));
+                let out = Command::new("ssh-keygen")
+                    .arg("-l")
+                    .arg("-f")
+                    .arg(&file)
+                    .output();
+                if let Ok(out) = out {
+                    assert!(out.status.success(), "{}: {key}: {}", f.name, text(&out));
+                    keys += 1;
+                }
+            }
             users.push(&u.username);
         }
         // Every domain but those served from git (their root is git-sync's link).
@@ -239,6 +256,9 @@ fn each_domain_is_an_sftpgo_user_whose_home_is_the_site_nginx_serves() {
         checked += 1;
     }
     assert!(checked >= 3, "{checked} tenants with SFTP");
+    if crate::support::which("ssh-keygen").is_some() {
+        assert!(keys >= 1, "no example declares an SFTP public key");
+    }
 }
 
 #[test]

@@ -144,3 +144,73 @@ fn without_an_sftp_image_the_plan_says_sites_cannot_be_published() {
         p.notes
     );
 }
+
+const ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB+OoYNEzXt/WW75kiAVcg7P4I2+gnT6tw4OR4xuRiJF agence-web@example.org";
+const ECDSA: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBPhPrgvivOnrAXUUxURdgPch8CuNzH1nsa4SSv4Gbuf5OipehfxFPbz/nY1Rwd9yUp4UBztQdQAZiWVAtnbZXxQ= mairie";
+
+fn with_keys(keys: &[&str]) -> String {
+    let list: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
+    TENANT.replace(
+        "  - {name: tresses, displayName: Tresses, domain: tresses.fr}\n",
+        &format!(
+            "  - {{name: tresses, displayName: Tresses, domain: tresses.fr, site: {{sftpPublicKeys: [{}]}}}}\n",
+            list.join(", ")
+        ),
+    )
+}
+
+#[test]
+fn declared_public_keys_reach_the_domain_account_without_their_comments() {
+    let p = plan_of(&with_keys(&[ED25519, ECDSA]), &PlanInputs::default());
+    let pod = website_pod(&p);
+    let script = container(&pod, "initContainers", "sftp-users")["command"][2]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tresses = script
+        .lines()
+        .find(|l| l.contains("\"username\": \"tresses.fr\""))
+        .unwrap();
+    assert!(
+        tresses.contains(r#", "public_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB+OoYNEzXt/WW75kiAVcg7P4I2+gnT6tw4OR4xuRiJF", "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBPhPrgvivOnrAXUUxURdgPch8CuNzH1nsa4SSv4Gbuf5OipehfxFPbz/nY1Rwd9yUp4UBztQdQAZiWVAtnbZXxQ="]}"#),
+        "{tresses}"
+    );
+    assert!(!script.contains("agence-web"), "{script}");
+    // The other domains have none.
+    let villages = script
+        .lines()
+        .find(|l| l.contains("\"username\": \"villages.fr\""))
+        .unwrap();
+    assert!(!villages.contains("public_keys"), "{villages}");
+}
+
+#[test]
+fn a_bad_public_key_is_refused_naming_the_field() {
+    let refused = |key: &str| {
+        validate(&tenant(&with_keys(&[ED25519, key])), &catalog())
+            .unwrap_err()
+            .to_string()
+    };
+    let field = "spec.members[1].site.sftpPublicKeys[1]";
+    // The blob of an ed25519 key announced as RSA.
+    let e = refused(&ED25519.replace("ssh-ed25519", "ssh-rsa"));
+    assert!(e.contains(field) && e.contains("another type"), "{e}");
+    let e = refused("ssh-ed25519 AAAA%%%notbase64");
+    assert!(e.contains(field) && e.contains("base64"), "{e}");
+    let e = refused("ssh-dss AAAAB3NzaC1kc3MAAACBAP");
+    assert!(e.contains(field) && e.contains("unknown key type"), "{e}");
+    let e = refused("ssh-ed25519");
+    assert!(e.contains(field), "{e}");
+    // Keys for a site served from git: it has no SFTP account.
+    let yaml = with_keys(&[ED25519]).replace(
+        "site: {sftpPublicKeys:",
+        "site: {git: {repository: \"https://git.tresses.fr/site.git\"}, sftpPublicKeys:",
+    );
+    let e = validate(&tenant(&yaml), &catalog())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("spec.members[1].site.sftpPublicKeys") && e.contains("git"),
+        "{e}"
+    );
+}

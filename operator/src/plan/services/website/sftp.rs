@@ -42,24 +42,33 @@ const DUMP_VERSION: u32 = 17;
 /// Length of a generated SFTP password.
 const PASSWORD_LENGTH: u8 = 24;
 
+/// A domain published over SFTP: its ASCII form and the public keys of its account.
+struct Account<'a> {
+    domain: &'a str,
+    keys: &'a [String],
+}
+
 /// The domains published over SFTP: those without a git source.
-fn domains(tenant: &crate::plan::ValidatedTenant) -> Vec<&str> {
-    std::iter::once((tenant.domain(), tenant.site().is_some()))
+fn accounts(tenant: &crate::plan::ValidatedTenant) -> Vec<Account<'_>> {
+    std::iter::once((tenant.domain(), tenant.site().is_some(), tenant.sftp_keys()))
         .chain(
             tenant
                 .members()
                 .iter()
-                .map(|m| (&m.domain, m.site.is_some())),
+                .map(|m| (&m.domain, m.site.is_some(), m.sftp_keys.as_slice())),
         )
-        .filter(|(_, git)| !git)
-        .map(|(d, _)| d.ascii.as_str())
+        .filter(|(_, git, _)| !git)
+        .map(|(d, _, keys)| Account {
+            domain: d.ascii.as_str(),
+            keys,
+        })
         .collect()
 }
 
 /// Whether the tenant gets an SFTP server: the catalogue names its image and some domain is
 /// published over SFTP.
 pub fn published(tenant: &crate::plan::ValidatedTenant) -> bool {
-    tenant.catalog().images.sftp.is_some() && !domains(tenant).is_empty()
+    tenant.catalog().images.sftp.is_some() && !accounts(tenant).is_empty()
 }
 
 /// Reached by the cluster's pods and, through the load balancer, from the declared networks.
@@ -84,7 +93,8 @@ pub fn network(networks: &[String]) -> Vec<Allow> {
 /// The init script: each site's directory and the host keys' directory on the volume, then
 /// the users dump from the password files (generated passwords are `[A-Za-z0-9]`, safe inside
 /// a JSON string). A missing password stops the pod rather than creating an open account.
-fn script(domains: &[&str]) -> String {
+fn script(accounts: &[Account<'_>]) -> String {
+    let domains: Vec<&str> = accounts.iter().map(|a| a.domain).collect();
     let mut s = format!("set -eu\numask 077\nmkdir -p {HOST_KEYS}\numask 022\n");
     for d in domains {
         let _ = writeln!(s, "mkdir -p {SITES}/{d}");
@@ -94,11 +104,19 @@ fn script(domains: &[&str]) -> String {
         );
     }
     s.push_str("umask 077\n{\n  printf '{\"users\": ['\n");
-    for (i, d) in domains.iter().enumerate() {
+    for (i, a) in accounts.iter().enumerate() {
         let sep = if i == 0 { "" } else { "," };
+        let d = a.domain;
+        // `type base64` only: no character the shell, printf or JSON would interpret.
+        let keys = if a.keys.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = a.keys.iter().map(|k| format!("\"{k}\"")).collect();
+            format!(", \"public_keys\": [{}]", list.join(", "))
+        };
         let _ = writeln!(
             s,
-            "  printf '{sep}{{\"username\": \"{d}\", \"password\": \"%s\", \"status\": 1, \"home_dir\": \"{SITES}/{d}\", \"permissions\": {{\"/\": [\"*\"]}}}}' \"$(cat {PASSWORDS}/{d})\""
+            "  printf '{sep}{{\"username\": \"{d}\", \"password\": \"%s\", \"status\": 1, \"home_dir\": \"{SITES}/{d}\", \"permissions\": {{\"/\": [\"*\"]}}{keys}}}' \"$(cat {PASSWORDS}/{d})\""
         );
     }
     let _ = write!(
@@ -137,10 +155,11 @@ pub fn add(ctx: &Ctx<'_>, out: &mut Out, pod: &mut PodSpec) {
         );
         return;
     };
-    let domains = domains(t);
-    if domains.is_empty() {
+    let accounts = accounts(t);
+    if accounts.is_empty() {
         return;
     }
+    let domains: Vec<&str> = accounts.iter().map(|a| a.domain).collect();
     out.secret(
         ctx,
         USERS_SECRET,
@@ -161,7 +180,7 @@ pub fn add(ctx: &Ctx<'_>, out: &mut Out, pod: &mut PodSpec) {
     let init = Container {
         name: "sftp-users".into(),
         image: Some(image.reference()),
-        command: Some(vec!["/bin/sh".into(), "-c".into(), script(&domains)]),
+        command: Some(vec!["/bin/sh".into(), "-c".into(), script(&accounts)]),
         volume_mounts: Some(vec![
             mount("content", SITES, None, false),
             mount("sftp-passwords", PASSWORDS, None, true),
