@@ -1,6 +1,7 @@
 //! Declared mailboxes and SFTP accounts against the development cluster: a mailbox added later
 //! gets its password without any other password changing; one removed keeps its password, its
-//! mail volume and nothing else of it; the CRD refuses an alias named like a mailbox.
+//! mail volume and nothing else of it; the CRD refuses an alias named like a mailbox, and SSH
+//! keys for a site served from git.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -147,6 +148,22 @@ async fn mailboxes_are_added_without_touching_other_passwords_and_removal_keeps_
     assert!(
         out.stderr
             .contains("an alias cannot have the name of a mailbox"),
+        "{}",
+        out.stderr
+    );
+
+    // And keys for the SFTP account of a site served from git, which has none.
+    let mut keys = with_mailboxes("mairie");
+    keys.push_str(concat!(
+        "      site:\n",
+        "        git: {repository: \"https://git.example.org/bonnetan/site.git\"}\n",
+        "        sftpPublicKeys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB+OoYNEzXt/WW75kiAVcg7P4I2+gnT6tw4OR4xuRiJF\"]\n",
+    ));
+    let out = env.apply(&keys).await;
+    assert!(!out.ok, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("a site served from git has no SFTP account"),
         "{}",
         out.stderr
     );
