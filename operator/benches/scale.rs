@@ -133,7 +133,7 @@ async fn main() {
     let cluster = DevCluster::start(Config {
         ready_delay: Duration::from_millis(200),
         resource_quota: false,
-        // Two load balancers a tenant: more than the default /24 holds (RFC 2544's
+        // Up to three load balancers a tenant (mail, NAS, SFTP): more than the default /24 holds (RFC 2544's
         // benchmarking range, never routed).
         load_balancer_pool: "198.18.0.0/15".parse().expect("a CIDR"),
         ..Config::default()

@@ -84,6 +84,8 @@ fn member() -> impl Strategy<Value = Member> {
             name,
             display_name,
             domain,
+            mail: Default::default(),
+            site: Default::default(),
         })
 }
 

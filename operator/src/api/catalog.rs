@@ -180,12 +180,20 @@ pub struct Images {
     pub cache: Image,
     /// Samba server.
     pub nas: Image,
+    /// SFTPGo, the SFTP server beside nginx through which each domain's site is published;
+    /// without it sites cannot be published by SFTP (the plan says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sftp: Option<Image>,
+    /// git-sync (v4), which keeps a site declared with a git source up to date; needed only
+    /// by tenants that declare one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_sync: Option<Image>,
 }
 
 impl Images {
     /// Every image with the field name the catalogue gives it (`spec.images.<name>`).
-    pub fn named(&self) -> [(&'static str, &Image); 7] {
-        [
+    pub fn named(&self) -> Vec<(&'static str, &Image)> {
+        let mut named = vec![
             ("mail", &self.mail),
             ("website", &self.website),
             ("dns", &self.dns),
@@ -193,7 +201,10 @@ impl Images {
             ("database", &self.database),
             ("cache", &self.cache),
             ("nas", &self.nas),
-        ]
+        ];
+        named.extend(self.sftp.as_ref().map(|i| ("sftp", i)));
+        named.extend(self.git_sync.as_ref().map(|i| ("gitSync", i)));
+        named
     }
 }
 

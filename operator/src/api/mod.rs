@@ -8,8 +8,10 @@ pub mod catalog;
 mod catalog_mail;
 pub mod conditions;
 mod crd;
+mod mailboxes;
 pub mod patterns;
 mod service;
+mod site;
 pub mod tenant;
 
 pub use catalog::{
@@ -18,10 +20,12 @@ pub use catalog::{
 };
 pub use catalog_mail::{CatalogMail, MailOutbound, MailRelay, SecretRef};
 pub use crd::{crd_files, crds, crds_yaml};
+pub use mailboxes::{DomainMail, MailAlias};
 pub use service::Service;
+pub use site::{GitSource, SiteSource};
 pub use tenant::{
-    DeletionPolicy, Endpoints, Member, NasAccess, Services, Subject, SubjectKind, Subscription,
-    Tenant, TenantSpec, TenantStatus, ZoneStatus,
+    DeletionPolicy, Endpoints, Member, NasAccess, Services, SftpAccess, Subject, SubjectKind,
+    Subscription, Tenant, TenantSpec, TenantStatus, ZoneStatus,
 };
 
 /// API group of every mutualis resource.

@@ -34,6 +34,16 @@ pub const IMAGE_DIGEST: &str = r"^sha256:[a-f0-9]{64}$";
 pub const MAILBOX: &str =
     r"^[A-Za-z0-9_-]{1,63}@([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]([-a-z0-9]*[a-z0-9])?$";
 
+/// The local part of a mailbox or alias the operator creates: lower case (mail servers fold
+/// case, so `Mairie` and `mairie` would be one account), dot-separated atoms of letters, digits,
+/// `_` and `-`, none empty and none starting or ending with `-` (no `+`: it is the recipient
+/// delimiter). RFC 5321 limits it to 64 characters.
+pub const LOCAL_PART: &str = r"^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*$";
+
+/// Where an alias delivers: a local part of the same domain, or a full address (its domain may
+/// be written in Unicode); the plan checks the parts.
+pub const ALIAS_TARGET: &str = r"^[^@\s,]+(@[^@\s,]+)?$";
+
 /// A CAA issuer domain (`letsencrypt.org`).
 pub const ISSUER: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]([-a-z0-9]*[a-z0-9])?$";
 

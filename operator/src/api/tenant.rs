@@ -67,12 +67,22 @@ pub struct TenantSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 200), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["domain"]))]
     pub members: Vec<Member>,
+    /// Mailboxes and aliases of the tenant's own domain.
+    #[serde(default, skip_serializing_if = "super::DomainMail::is_empty")]
+    pub mail: super::DomainMail,
+    /// Where the website of the tenant's own domain comes from (SFTP by default).
+    #[serde(default, skip_serializing_if = "super::SiteSource::is_empty")]
+    pub site: super::SiteSource,
     /// Which catalogued services are on (all by default).
     #[serde(default)]
     pub services: Services,
     /// Who reaches the NAS from outside the cluster; the catalogue's `spec.nas` when empty.
     #[serde(default, skip_serializing_if = "NasAccess::is_empty")]
     pub nas: NasAccess,
+    /// Who reaches the websites' SFTP server from outside the cluster; the NAS's networks when
+    /// empty.
+    #[serde(default, skip_serializing_if = "SftpAccess::is_empty")]
+    pub sftp: SftpAccess,
     /// What happens to the tenant's data volumes when the Tenant is deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
@@ -101,6 +111,12 @@ pub struct Member {
     /// The commune's own domain; Unicode allowed.
     #[schemars(length(min = 3, max = super::patterns::MAX_DOMAIN), regex(pattern = super::patterns::DOMAIN))]
     pub domain: String,
+    /// Mailboxes and aliases of the commune's domain.
+    #[serde(default, skip_serializing_if = "super::DomainMail::is_empty")]
+    pub mail: super::DomainMail,
+    /// Where the commune's website comes from (SFTP by default).
+    #[serde(default, skip_serializing_if = "super::SiteSource::is_empty")]
+    pub site: super::SiteSource,
 }
 
 /// The five catalogued services; each is on unless switched off.
@@ -176,6 +192,28 @@ pub struct NasAccess {
 }
 
 impl NasAccess {
+    pub fn is_empty(&self) -> bool {
+        self.allowed_networks.is_empty()
+    }
+}
+
+/// The networks allowed to publish the websites over SFTP from outside the cluster (the town
+/// halls', a web agency's). With at least one, SFTP gets a LoadBalancer restricted to them.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SftpAccess {
+    /// Networks in CIDR notation, at most 32. Empty: the networks that reach the NAS
+    /// (`spec.nas.allowedNetworks`, else the catalogue's); none anywhere: inside the cluster only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 32),
+        inner(length(min = 9, max = 43), regex(pattern = super::patterns::CIDR)),
+        extend("x-kubernetes-list-type" = "set")
+    )]
+    pub allowed_networks: Vec<String>,
+}
+
+impl SftpAccess {
     pub fn is_empty(&self) -> bool {
         self.allowed_networks.is_empty()
     }

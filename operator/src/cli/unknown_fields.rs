@@ -86,7 +86,7 @@ mod tests {
             "spec": {"tier": "1tb", "members": [{"domain": "a.fr"}, {"domian": "b.fr"}]}});
         let (path, allowed) = first_unknown("Tenant", &doc).unwrap();
         assert_eq!(path, "spec.members[1].domian");
-        assert_eq!(allowed, ["displayName", "domain", "name"]);
+        assert_eq!(allowed, ["displayName", "domain", "mail", "name", "site"]);
         let typo = json!({"spec": {"deletionPolcy": "Delete"}});
         assert_eq!(
             first_unknown("Tenant", &typo).unwrap().0,

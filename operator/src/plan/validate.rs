@@ -17,9 +17,11 @@ pub use super::domain::{Domain, parse_domain};
 use super::domain::{invalid, is_calendar_date};
 use super::error::PlanError;
 use super::hosts::check_derived;
+use super::mailboxes::{DeclaredMail, ValidMail, validate_mail};
 use super::names::{derive_name, is_dns_label};
 use super::quantity::parse_bytes;
 use super::services::volumes_of;
+use super::site::{ValidGit, validate_site};
 use super::storage::{StorageAllocation, allocate};
 
 /// A member commune after validation: a Kubernetes-safe name and an IDNA domain.
@@ -28,6 +30,12 @@ pub struct ValidMember {
     pub name: String,
     pub display_name: String,
     pub domain: Domain,
+    /// The commune's mailboxes and aliases.
+    pub mail: ValidMail,
+    /// The git repository the commune's site is served from, if any (else SFTP).
+    pub site: Option<ValidGit>,
+    /// SSH public keys of the commune's SFTP account (`type base64`).
+    pub sftp_keys: Vec<String>,
 }
 
 /// The tier a tenant subscribed to, with its storage in bytes.
@@ -45,6 +53,9 @@ pub struct ValidatedTenant {
     pub(super) namespace: String,
     pub(super) display_name: String,
     pub(super) domain: Domain,
+    pub(super) mail: ValidMail,
+    pub(super) site: Option<ValidGit>,
+    pub(super) sftp_keys: Vec<String>,
     pub(super) members: Vec<ValidMember>,
     pub(super) services: Services,
     pub(super) deletion_policy: DeletionPolicy,
@@ -57,6 +68,7 @@ pub struct ValidatedTenant {
     pub(super) storage: StorageAllocation,
     pub(super) outbound: Option<Outbound>,
     pub(super) nas_networks: Vec<String>,
+    pub(super) sftp_networks: Vec<String>,
 }
 
 impl ValidatedTenant {
@@ -72,6 +84,18 @@ impl ValidatedTenant {
     }
     pub fn domain(&self) -> &Domain {
         &self.domain
+    }
+    /// The mailboxes and aliases of the tenant's own domain.
+    pub fn mail(&self) -> &ValidMail {
+        &self.mail
+    }
+    /// The git repository the tenant's own site is served from, if any (else SFTP).
+    pub fn site(&self) -> Option<&ValidGit> {
+        self.site.as_ref()
+    }
+    /// SSH public keys of the SFTP account of the tenant's own domain (`type base64`).
+    pub fn sftp_keys(&self) -> &[String] {
+        &self.sftp_keys
     }
     pub fn members(&self) -> &[ValidMember] {
         &self.members
@@ -113,6 +137,11 @@ impl ValidatedTenant {
     /// catalogue's; empty: inside the cluster only.
     pub fn nas_networks(&self) -> &[String] {
         &self.nas_networks
+    }
+    /// The networks reaching the websites' SFTP server from outside the cluster: the Tenant's
+    /// `spec.sftp`, else the NAS's.
+    pub fn sftp_networks(&self) -> &[String] {
+        &self.sftp_networks
     }
     /// Every domain, the tenant's first, then members in spec order.
     pub fn domains(&self) -> impl Iterator<Item = &Domain> {
@@ -235,11 +264,37 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
                 "a non-blank name",
             ));
         }
+        let (site, sftp_keys) = validate_site(&format!("{field}.site"), &m.site, &catalog.spec)?;
         members.push(ValidMember {
             name: member_name,
             display_name: m.display_name.clone(),
             domain: member_domain,
+            mail: ValidMail::default(),
+            site,
+            sftp_keys,
         });
+    }
+    let declared: Vec<DeclaredMail<'_>> = std::iter::once(DeclaredMail {
+        field: "spec".to_owned(),
+        domain: &domain.ascii,
+        mail: &spec.mail,
+    })
+    .chain(
+        members
+            .iter()
+            .zip(&spec.members)
+            .enumerate()
+            .map(|(i, (v, m))| DeclaredMail {
+                field: format!("spec.members[{i}]"),
+                domain: &v.domain.ascii,
+                mail: &m.mail,
+            }),
+    )
+    .collect();
+    let mut mail = validate_mail(&declared)?.into_iter();
+    let own_mail = mail.next().unwrap_or_default();
+    for (m, valid) in members.iter_mut().zip(mail) {
+        m.mail = valid;
     }
     if let Some(sub) = spec
         .subscription
@@ -259,12 +314,22 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
     } else {
         parse_networks("spec.nas.allowedNetworks", &spec.nas.allowed_networks)?
     };
+    let sftp_networks = if spec.sftp.is_empty() {
+        nas_networks.clone()
+    } else {
+        parse_networks("spec.sftp.allowedNetworks", &spec.sftp.allowed_networks)?
+    };
+    let (site, sftp_keys) = validate_site("spec.site", &spec.site, &catalog.spec)?;
     Ok(ValidatedTenant {
+        site,
+        sftp_keys,
+        sftp_networks,
         nas_networks,
         namespace: format!("mutualis-{name}"),
         name,
         display_name: spec.display_name.clone(),
         domain,
+        mail: own_mail,
         members,
         services: spec.services.clone(),
         deletion_policy: spec.deletion_policy,

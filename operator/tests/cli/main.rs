@@ -164,7 +164,7 @@ fn invalid_domains_say_why() {
     assert_all(
         &spaced,
         &[
-            "domain.yaml:31:",
+            "domain.yaml:49:",
             "spec.members[3].domain",
             "\"croi gnon.fr\"",
             "contains whitespace",
@@ -207,7 +207,7 @@ fn duplicate_domains_name_both_fields() {
     assert_all(
         &err,
         &[
-            "dup.yaml:31:",
+            "dup.yaml:49:",
             "spec.members[3].domain",
             "\"Camarsac.FR\"",
             "already used by spec.members[1].domain",
@@ -234,7 +234,7 @@ fn duplicate_members_name_both_fields() {
     assert_all(
         &err,
         &[
-            "members.yaml:30:",
+            "members.yaml:48:",
             "spec.members[3].name",
             "member name \"camarsac\" is already used by spec.members[1].name",
         ],
@@ -270,7 +270,7 @@ fn member_names_are_derived_from_display_names_or_refused_clearly() {
     assert_all(
         &err,
         &[
-            "tokyo.yaml:30:",
+            "tokyo.yaml:48:",
             "spec.members[3].name",
             "cannot derive a Kubernetes name from display name \"東京\"",
             "set spec.members[3].name explicitly",
@@ -283,7 +283,7 @@ fn member_names_are_derived_from_display_names_or_refused_clearly() {
     assert_all(
         &bad,
         &[
-            "badname.yaml:38:",
+            "badname.yaml:64:",
             "spec.members[7].name",
             "\"Tresses_\" is not a valid Kubernetes name",
             "DNS-1123 label",
@@ -401,9 +401,9 @@ fn unknown_fields_are_refused_not_ignored() {
     assert_all(
         &fails("nested.yaml", &nested),
         &[
-            "nested.yaml:32:",
+            "nested.yaml:50:",
             "spec.members[3].mayor: unknown field",
-            "displayName, domain, name",
+            "displayName, domain, mail, name, site",
         ],
     );
 }

@@ -293,66 +293,187 @@ fn aliases_load_with_postmap_and_route_to_the_postmaster() {
     assert!(tenants >= 4, "only {tenants} tenants have mail");
 }
 
+/// The accounts init container's script, rewritten to run on this machine: its config
+/// directory and password files under `dir` (the Secrets' generated values written there).
+fn accounts_script(f: &Fixture, dir: &Path) -> (String, Vec<String>) {
+    let pod = f.deployment("mail").unwrap().spec.as_ref().unwrap();
+    let pod = pod.template.spec.as_ref().unwrap();
+    let init = &pod.init_containers.as_ref().unwrap()[0];
+    let command = init.command.as_ref().unwrap();
+    assert_eq!(
+        &command[..2],
+        ["/bin/sh", "-c"],
+        "{}: a shell command",
+        f.name
+    );
+    // The passwords come from the Secret files the init container mounts, not its env.
+    assert!(init.env.is_none(), "{}: the init container's env", f.name);
+    let addresses: Vec<String> = command[2]
+        .lines()
+        .filter_map(|l| l.strip_prefix("account "))
+        .map(|l| l.split(' ').next().unwrap().to_owned())
+        .collect();
+    let config = dir.join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let script = rewrite(
+        &command[2],
+        "/tmp/docker-mailserver",
+        &config.display().to_string(),
+        1,
+        &f.name,
+    );
+    let secrets = f.secret_mounts(pod, init, dir);
+    let (path, local) = secrets.iter().next().expect("a mounted Secret");
+    let script = rewrite(
+        &script,
+        &format!("{path}/"),
+        &format!("{}/", local.display()),
+        addresses.len(),
+        &f.name,
+    );
+    (script, addresses)
+}
+
+fn run_script(script: &str) -> std::process::Output {
+    Command::new("/bin/sh")
+        .args(["-c", script])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap()
+}
+
+/// The generated password of `address`: the key of the Secret the pod projects at
+/// `<domain>/<local part>` (several domains may have a `mairie`).
+fn initial_password<'a>(f: &'a Fixture, address: &str) -> &'a str {
+    let (local, domain) = address.split_once('@').unwrap();
+    let wanted = format!("{domain}/{local}");
+    let pod = f.deployment("mail").unwrap().spec.as_ref().unwrap();
+    let volume = pod.template.spec.as_ref().unwrap().volumes.iter().flatten();
+    let (secret, key) = volume
+        .filter(|v| v.name == "accounts")
+        .flat_map(|v| v.projected.iter().flat_map(|p| p.sources.iter().flatten()))
+        .filter_map(|s| s.secret.as_ref())
+        .find_map(|s| {
+            let item = s.items.iter().flatten().find(|i| i.path == wanted)?;
+            Some((s.name.as_str(), item.key.as_str()))
+        })
+        .unwrap_or_else(|| panic!("{}: no projected password for {address}", f.name));
+    f.secret(secret, key)
+}
+
+/// Dovecot (which docker-mailserver's accounts become a passwd-file of) verifies each line's
+/// hash against the generated password: the scheme and hash are ones it accepts.
+fn dovecot_verifies(f: &Fixture, line: &str, password: &str) {
+    let (_, hash) = line.split_once('|').unwrap();
+    let out = run(
+        Command::new("doveadm").args(["pw", "-t", hash, "-p", password]),
+        &format!("tenant {}: doveadm pw -t of {line:?}", f.name),
+    );
+    assert!(
+        text(&out).contains("(verified)"),
+        "tenant {}: {}",
+        f.name,
+        text(&out)
+    );
+}
+
 #[test]
-fn the_init_container_writes_a_docker_mailserver_account_line() {
+fn the_accounts_file_holds_every_declared_mailbox_with_a_hash_dovecot_verifies() {
+    if !require(
+        "mail accounts (Dovecot, mkpasswd)",
+        &["doveadm", "mkpasswd", "awk"],
+    ) {
+        return;
+    }
+    let mut mailboxes = 0;
     for f in with_mail() {
-        let pod = f.deployment("mail").unwrap().spec.as_ref().unwrap();
-        let pod = pod.template.spec.as_ref().unwrap();
-        let init = &pod.init_containers.as_ref().unwrap()[0];
-        let command = init.command.as_ref().unwrap();
-        assert_eq!(
-            &command[..2],
-            ["/bin/sh", "-c"],
-            "{}: a shell command",
+        let dir = temp_dir();
+        let (script, addresses) = accounts_script(f, dir.path());
+        let postmaster = addresses[0].clone();
+        assert!(
+            postmaster.starts_with("postmaster@"),
+            "{}: {addresses:?}",
             f.name
         );
-        let dir = temp_dir();
-        let script = rewrite(
-            &command[2],
-            "/tmp/docker-mailserver",
-            &dir.path().display().to_string(),
-            1,
-            &f.name,
-        );
-        // The password comes from the Secret file the init container mounts, not its env.
-        assert!(init.env.is_none(), "{}: the init container's env", f.name);
-        let secrets = f.secret_mounts(pod, init, dir.path());
-        let (path, local) = secrets.iter().next().expect("a mounted Secret");
-        let script = rewrite(
-            &script,
-            &format!("{path}/"),
-            &format!("{}/", local.display()),
-            1,
-            &f.name,
-        );
-        let password = f.secret("mail-postmaster", "password");
-        for _ in 0..2 {
-            // Twice: the second run must keep the first account (the file is only seeded).
-            run(
-                Command::new("/bin/sh")
-                    .args(["-c", &script])
-                    .env_clear()
-                    .env("PATH", "/usr/bin:/bin"),
-                &format!("tenant {}: mail init container", f.name),
-            );
-        }
-        let accounts = std::fs::read_to_string(dir.path().join("postfix-accounts.cf")).unwrap();
+        let out = run_script(&script);
+        assert!(out.status.success(), "tenant {}: {}", f.name, text(&out));
+        let file = dir.path().join("config/postfix-accounts.cf");
+        let accounts = std::fs::read_to_string(&file).unwrap();
         // docker-mailserver: `<address>|<{SCHEME}hash>` per line, read by Dovecot's passwd-file.
         let lines: Vec<&str> = accounts.lines().collect();
-        assert_eq!(lines.len(), 1, "tenant {}: {accounts}", f.name);
-        let (address, hash) = lines[0].split_once('|').unwrap();
-        let postmaster = pod.containers[0]
-            .env
-            .iter()
-            .flatten()
-            .find(|e| e.name == "POSTMASTER_ADDRESS")
-            .and_then(|e| e.value.clone())
-            .unwrap();
         assert_eq!(
-            address, postmaster,
-            "tenant {}: the account is the postmaster",
+            lines
+                .iter()
+                .map(|l| l.split('|').next().unwrap())
+                .collect::<Vec<_>>(),
+            addresses,
+            "tenant {}",
             f.name
         );
-        assert_eq!(hash, format!("{{PLAIN}}{password}"), "tenant {}", f.name);
+        for (line, address) in lines.iter().zip(&addresses) {
+            assert!(
+                line.contains("|{SHA512-CRYPT}$6$"),
+                "tenant {}: {line}",
+                f.name
+            );
+            dovecot_verifies(f, line, initial_password(f, address));
+        }
+        // A second start keeps every line as it is (the salts would differ if rewritten).
+        let out = run_script(&script);
+        assert!(out.status.success(), "tenant {}: {}", f.name, text(&out));
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            accounts,
+            "tenant {}",
+            f.name
+        );
+        mailboxes += addresses.len() - 1;
     }
+    assert!(
+        mailboxes >= 10,
+        "the examples declare mailboxes: {mailboxes}"
+    );
+}
+
+#[test]
+fn a_changed_password_survives_and_an_undeclared_account_leaves_the_file() {
+    if !require("mail accounts (mkpasswd)", &["mkpasswd", "awk"]) {
+        return;
+    }
+    let f = with_mail().find(|f| f.name == "coteaux-bordelais").unwrap();
+    let dir = temp_dir();
+    let (script, addresses) = accounts_script(f, dir.path());
+    let file = dir.path().join("config/postfix-accounts.cf");
+    // As main's init container wrote it (postmaster in {PLAIN}), a password a user changed
+    // with `setup email update`, and an account no longer declared.
+    let changed = format!("{}|{{SHA512-CRYPT}}$6$changed$byTheUser", addresses[1]);
+    let postmaster = format!("{}|{{PLAIN}}seeded-before", addresses[0]);
+    write(
+        &file,
+        &format!("{postmaster}\nancien@coteaux-bordelais.fr|{{PLAIN}}x\n{changed}\n"),
+    );
+    let out = run_script(&script);
+    assert!(out.status.success(), "{}", text(&out));
+    let accounts = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = accounts.lines().collect();
+    assert_eq!(lines.len(), addresses.len(), "{accounts}");
+    assert_eq!(lines[0], postmaster);
+    assert_eq!(lines[1], changed);
+    assert!(!accounts.contains("ancien@"), "{accounts}");
+
+    // A password file missing (its Secret key not there yet): the pod stops, the file stays.
+    let secret_dir = dir.path().join("secret-accounts");
+    let (local, domain) = addresses.last().unwrap().split_once('@').unwrap();
+    std::fs::remove_file(secret_dir.join(domain).join(local)).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    write(&file, &postmaster);
+    let out = run_script(&script);
+    assert!(!out.status.success(), "no password, yet: {accounts}");
+    assert!(
+        text(&out).contains("no initial password for"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), postmaster);
 }

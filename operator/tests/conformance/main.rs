@@ -13,6 +13,7 @@ mod nas;
 mod scanner;
 mod schema;
 mod servers;
+mod sftp;
 mod signing;
 mod support;
 mod web;

@@ -32,6 +32,47 @@ fn main_conf(dir: &Path) -> String {
     )
 }
 
+/// A site laid out as git-sync v4 leaves it under its `--root`: a checkout of the synced
+/// revision under `.worktrees/<hash>` and the link `current` pointing at it by a relative path
+/// (git-sync's `publishSymlink`), from a real repository whose one commit holds `index.html`.
+fn git_site(git_root: &Path, page: &str) {
+    let repo = git_root.with_extension("origin");
+    let git = |dir: &Path, args: &[&str]| {
+        run(
+            Command::new("git")
+                .arg("-C")
+                .arg(dir)
+                .args([
+                    "-c",
+                    "user.name=mutualis",
+                    "-c",
+                    "user.email=test@example.org",
+                ])
+                .args(args),
+            &format!("git {args:?}"),
+        )
+    };
+    write(&repo.join("index.html"), page);
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "index.html"]);
+    git(&repo, &["commit", "-q", "-m", "site"]);
+    let hash = String::from_utf8(git(&repo, &["rev-parse", "HEAD"]).stdout).unwrap();
+    let worktree = git_root.join(".worktrees").join(hash.trim());
+    std::fs::create_dir_all(git_root).unwrap();
+    run(
+        Command::new("git")
+            .args(["clone", "-q", "--depth", "1"])
+            .arg(format!("file://{}", repo.display()))
+            .arg(&worktree),
+        "git clone",
+    );
+    std::os::unix::fs::symlink(
+        Path::new(".worktrees").join(hash.trim()),
+        git_root.join("current"),
+    )
+    .unwrap();
+}
+
 /// An HTTP/1.1 GET; returns (status, headers, body).
 fn get(port: u16, host: &str, path: &str) -> (u16, String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -55,10 +96,10 @@ fn get(port: u16, host: &str, path: &str) -> (u16, String, String) {
 
 #[test]
 fn nginx_accepts_and_serves_each_domain_from_its_own_root() {
-    if !require("website nginx", &["nginx"]) {
+    if !require("website nginx", &["nginx", "git"]) {
         return;
     }
-    let mut tenants = 0;
+    let (mut tenants, mut git_sites) = (0, 0);
     for (f, data) in with_config_map("website-nginx") {
         let dir = temp_dir();
         let port = crate::support::free_port();
@@ -97,16 +138,36 @@ fn nginx_accepts_and_serves_each_domain_from_its_own_root() {
         write(&dir.path().join("conf.d/default.conf"), &local);
         let main = dir.path().join("nginx.conf");
         write(&main, &main_conf(dir.path()));
-        // A distinct page in each domain's root (a directory named by the ASCII domain).
-        let mut served: Vec<String> = conf
+        // A distinct page in each domain's root: a directory named by the ASCII domain, or for
+        // a git-sourced site git-sync's link on a clone of a real repository holding the page.
+        let roots: Vec<String> = conf
             .lines()
             .filter_map(|l| l.trim().strip_prefix("root /usr/share/nginx/html/"))
             .map(|r| r.trim_end_matches(';').to_owned())
             .collect();
-        served.sort();
-        for d in &served {
-            write(&html.join(d).join("index.html"), &format!("site of {d}\n"));
+        let mut served: Vec<String> = Vec::new();
+        for root in &roots {
+            let d = match root.strip_prefix(".git-sync/") {
+                Some(git) => {
+                    let d = git
+                        .strip_suffix("/current")
+                        .expect("git-sync's link")
+                        .to_owned();
+                    git_site(&html.join(".git-sync").join(&d), &format!("site of {d}\n"));
+                    git_sites += 1;
+                    d
+                }
+                None => {
+                    write(
+                        &html.join(root).join("index.html"),
+                        &format!("site of {root}\n"),
+                    );
+                    root.clone()
+                }
+            };
+            served.push(d);
         }
+        served.sort();
         // One root per website the tenant's status announces.
         let mut announced: Vec<String> = f
             .plan
@@ -170,9 +231,26 @@ fn nginx_accepts_and_serves_each_domain_from_its_own_root() {
                 );
             }
         }
+        // A git-sourced site does not show its repository.
+        for root in roots.iter().filter(|r| r.starts_with(".git-sync/")) {
+            let d = root
+                .trim_start_matches(".git-sync/")
+                .trim_end_matches("/current");
+            assert_eq!(
+                get(port, d, "/.git/config").0,
+                404,
+                "tenant {}: {d}/.git",
+                f.name
+            );
+            assert_eq!(get(port, d, "/.git").0, 404, "tenant {}: {d}/.git", f.name);
+        }
         // A site not published yet: its home page is the placeholder naming the host asked
         // for (nginx's SSI), its other pages stay 404.
-        let fresh = &served[0];
+        let fresh = &roots
+            .iter()
+            .find(|r| !r.starts_with(".git-sync/"))
+            .unwrap()
+            .clone();
         std::fs::remove_file(html.join(fresh).join("index.html")).unwrap();
         let (status, head, body) = get(port, fresh, "/");
         assert_eq!(status, 200, "tenant {}, fresh site {fresh}: {head}", f.name);
@@ -205,4 +283,5 @@ fn nginx_accepts_and_serves_each_domain_from_its_own_root() {
         tenants += 1;
     }
     assert!(tenants >= 4, "only {tenants} tenants have a website");
+    assert!(git_sites >= 1, "no example serves a site from git");
 }

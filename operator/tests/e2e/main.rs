@@ -5,6 +5,7 @@ mod day2;
 mod harness;
 mod lifecycle;
 mod outages;
+mod publishing;
 mod reliability;
 mod replicas;
 

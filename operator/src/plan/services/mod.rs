@@ -34,7 +34,7 @@ pub fn builder(service: Service) -> fn(&Ctx<'_>, &mut Out) {
 pub fn network_of(service: Service, tenant: &ValidatedTenant) -> Vec<Allow> {
     match service {
         Service::Mail => mail::network(tenant.outbound()),
-        Service::Website => website::network(),
+        Service::Website => website::network(tenant),
         Service::Dns => dns::network(),
         Service::Collaboration => collaboration::network(tenant.services().is_on(Service::Mail)),
         Service::Nas => nas::network(tenant.nas_networks()),

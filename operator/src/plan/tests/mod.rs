@@ -1,13 +1,16 @@
 //! The plan fed with small YAML fixtures through the real `validate`, checking whole objects
 //! and the invariants every plan must keep.
 
+mod git_sites;
 mod inputs_and_validation;
 mod limits;
+mod mailboxes;
 mod nas_access;
 mod outbound;
 mod ports_and_policies;
 mod quota;
 mod secrets_and_settings;
+mod sftp;
 
 use serde_json::{Value, json};
 
@@ -30,6 +33,8 @@ spec:
     database: {repository: postgres, tag: "17.9"}
     cache: {repository: redis, tag: 8.2.4}
     nas: {repository: quay.io/samba.org/samba-server, tag: v0.9}
+    sftp: {repository: docker.io/drakkan/sftpgo, tag: v2.7.5}
+    gitSync: {repository: registry.k8s.io/git-sync/git-sync, tag: v4.7.1}
   storageClassName: fast
   tls: {clusterIssuer: letsencrypt}
   dns:
@@ -200,8 +205,8 @@ fn every_container_is_locked_down_sized_and_probed() {
         }
     }
     assert_eq!(
-        checked, 10,
-        "6 Deployments (3 with init containers) and the CronJob"
+        checked, 12,
+        "6 Deployments (4 with init containers, the website's with its SFTP sidecar) and the CronJob"
     );
     // Only docker-mailserver and Samba run as root, and say so.
     let roots: Vec<&str> = p

@@ -70,10 +70,11 @@ fn declared_networks_get_a_load_balancer_and_a_policy_restricted_to_them() {
             ),
         ]
     );
-    // The quota is derived from the plan: the mail and NAS load balancers (DNS is served by
-    // the shared name servers), no node port.
+    // The quota is derived from the plan: the mail, NAS and SFTP load balancers (SFTP is
+    // reached from the NAS's networks unless spec.sftp names others; DNS is served by the
+    // shared name servers), no node port.
     let quota = find(&p, "ResourceQuota", "tenant-quota").to_json();
-    assert_eq!(quota["spec"]["hard"]["services.loadbalancers"], "2");
+    assert_eq!(quota["spec"]["hard"]["services.loadbalancers"], "3");
     assert_eq!(quota["spec"]["hard"]["services.nodeports"], "0");
 }
 

@@ -86,9 +86,9 @@ fn no_container_takes_a_secret_from_its_environment() {
             }
         }
     }
-    // Nextcloud, its cron job, PostgreSQL, Redis, the NAS init container, the postmaster
-    // init container, and the mail server's DKIM and TLS keys.
-    assert_eq!(secret_volumes, 8);
+    // Nextcloud, its cron job, PostgreSQL, Redis, the NAS init container, the mail accounts
+    // init container, the SFTP users init container, and the mail server's DKIM and TLS keys.
+    assert_eq!(secret_volumes, 9);
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! member's, apex and `www.`), content on the `website-content` volume (`split.website`),
 //! one Ingress per domain so one member's certificate trouble never blocks another's.
 
+mod git;
 mod nginx;
+pub mod sftp;
 
 use std::collections::BTreeMap;
 
@@ -32,14 +34,20 @@ const CONFIG: &str = "website-nginx";
 /// nginx-unprivileged listens here (no privileged port, no capability needed).
 pub const HTTP: Port = Port::tcp("http", 8080);
 
-/// Reached by the ingress controller only.
-pub fn network() -> Vec<Allow> {
-    vec![Allow {
+/// HTTP reached by the ingress controller only; SFTP (when the catalogue names its image) by
+/// the cluster's pods and the declared networks.
+pub fn network(tenant: &crate::plan::ValidatedTenant) -> Vec<Allow> {
+    let mut allows = vec![Allow {
         name: "allow-website",
         pods: PodsOf::Component(Service::Website, "website"),
         ingress: Some((Peer::AnyPod, vec![HTTP])),
         egress: None,
-    }]
+    }];
+    if sftp::published(tenant) {
+        allows.extend(sftp::network(tenant.sftp_networks()));
+    }
+    allows.extend(git::network(tenant));
+    allows
 }
 
 /// The `nginx` user of nginx-unprivileged.
@@ -70,11 +78,24 @@ fn nginx_conf(ctx: &Ctx<'_>) -> String {
                 )
                 .block(Block::new("location", &["/"]).directive("return", &["404"])),
         );
+    let from_git = git::sources(ctx);
     for d in ctx.tenant.domains() {
         let www = hosts::under(hosts::WWW, &d.ascii);
-        let root = format!("{CONTENT_DIR}/{}", d.ascii);
+        let git = from_git.iter().any(|(_, domain, _)| *domain == d.ascii);
+        // A git-sourced site is served through git-sync's link on the checked-out revision.
+        let root = if git {
+            format!("{CONTENT_DIR}/{}/{}/{}", git::GIT_DIR, d.ascii, git::LINK)
+        } else {
+            format!("{CONTENT_DIR}/{}", d.ascii)
+        };
+        let mut server = Block::new("server", &[]);
+        if git {
+            // The worktree's `.git` file names the repository's paths: not for visitors.
+            server = server
+                .block(Block::new("location", &["~", "/\\.git"]).directive("return", &["404"]));
+        }
         conf = conf.comment(&d.unicode).block(
-            Block::new("server", &[])
+            server
                 .directive("listen", &[&port])
                 .directive("server_name", &[&d.ascii, &www])
                 .directive("root", &[&root])
@@ -147,7 +168,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         liveness_probe: Some(http_probe("/healthz", HTTP.target, 30, 3)),
         ..Container::default()
     };
-    let pod_spec = PodSpec {
+    let mut pod_spec = PodSpec {
         containers: vec![container],
         volumes: Some(vec![
             config_volume("config", CONFIG),
@@ -157,6 +178,8 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         security_context: Some(pod(Some(NGINX_UID))),
         ..PodSpec::default()
     };
+    sftp::add(ctx, out, &mut pod_spec);
+    git::add(ctx, &mut pod_spec);
     out.push(deployment(
         ctx.meta("website", Service::Website, "nginx", "website"),
         sel,

@@ -2,6 +2,8 @@
 //! Volume: `mail-data` (mailboxes, state and the server's own config, via sub-paths), sized
 //! by the tier's `split.mail`. DKIM signing by rspamd with a key the apply step generates.
 
+mod accounts;
+
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -135,17 +137,23 @@ fn env_secret(name: &str, secret: &str, key: &str) -> k8s_openapi::api::core::v1
     }
 }
 
-/// The files mounted into docker-mailserver's configuration: the aliases that make every
-/// member domain a virtual domain and route each domain's RFC 2142 mailboxes to the tenant's
-/// postmaster, and rspamd's DKIM signing settings.
+/// The files mounted into docker-mailserver's configuration: the aliases (each domain's
+/// RFC 2142 mailboxes to the tenant's postmaster, which also makes every member domain a
+/// virtual domain, then the declared aliases), and rspamd's DKIM signing settings.
 fn config_files(ctx: &Ctx<'_>, postmaster: &str) -> BTreeMap<String, String> {
     let mut aliases = String::new();
-    for d in ctx.tenant.domains() {
+    let t = ctx.tenant;
+    let declared = std::iter::once(t.mail()).chain(t.members().iter().map(|m| &m.mail));
+    for (d, mail) in t.domains().zip(declared) {
         for local in crate::plan::hosts::MAILBOXES {
             let address = format!("{local}@{}", d.ascii);
             if address != postmaster {
                 let _ = writeln!(aliases, "{address} {postmaster}");
             }
+        }
+        // Postfix's virtual(5) table: one alias, its addresses separated by commas.
+        for (local, to) in &mail.aliases {
+            let _ = writeln!(aliases, "{local}@{} {}", d.ascii, to.join(","));
         }
     }
     // rspamd's UCL: `key = value;`, strings quoted.
@@ -196,31 +204,6 @@ fn server_environment(host: &str, postmaster: &str) -> Vec<k8s_openapi::api::cor
         env("ENABLE_UPDATE_CHECK", "0"),
         env("LOG_LEVEL", "info"),
     ]
-}
-
-/// docker-mailserver waits for a first account before starting: the postmaster, written once
-/// with the generated password read from the mounted Secret file (no environment variable).
-/// Dovecot accepts the {PLAIN} scheme.
-fn postmaster_init(ctx: &Ctx<'_>, postmaster: &str) -> Container {
-    let password_file = "/etc/mutualis/postmaster/password";
-    Container {
-        name: "postmaster-account".into(),
-        image: Some(ctx.tenant.catalog().images.mail.reference()),
-        command: Some(vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            format!(
-                "f={DMS_CONFIG}/postfix-accounts.cf; [ -s \"$f\" ] || printf '%s|{{PLAIN}}%s\\n' \"{postmaster}\" \"$(cat {password_file})\" > \"$f\""
-            ),
-        ]),
-        volume_mounts: Some(vec![
-            mount("data", DMS_CONFIG, Some("config"), false),
-            mount("postmaster", "/etc/mutualis/postmaster", None, true),
-        ]),
-        security_context: Some(root_with(&[])),
-        resources: Some(resources("10m", "16Mi", "100m", "64Mi")),
-        ..Container::default()
-    }
 }
 
 /// The mail server container.
@@ -369,6 +352,7 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         Service::Mail,
         vec![("password".to_owned(), SecretKind::Password { length: 32 })],
     );
+    accounts::request_secrets(ctx, out);
     let data = config_files(ctx, &postmaster);
     let hash = config_hash(&data);
     out.push(config_map(
@@ -392,9 +376,10 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
     relay(ctx, &mut environment, out);
     let (mut mounts, mut volumes) = mounts_and_volumes();
     tls(ctx, &host, &mut environment, &mut mounts, &mut volumes, out);
-    volumes.push(secret_volume("postmaster", POSTMASTER_SECRET, 0o400));
+    let (init, passwords) = accounts::init(ctx);
+    volumes.push(passwords);
     let pod = PodSpec {
-        init_containers: Some(vec![postmaster_init(ctx, &postmaster)]),
+        init_containers: Some(vec![init]),
         containers: vec![server(ctx, environment, mounts)],
         volumes: Some(volumes),
         security_context: Some(crate::plan::security::pod(None)),
