@@ -16,6 +16,7 @@ use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde::Serialize;
 
 use crate::api::Service;
+use crate::api::k8up::Schedule as K8upSchedule;
 
 /// One Kubernetes object of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,6 +35,7 @@ pub enum Object {
     Deployment(Box<Deployment>),
     Ingress(Box<Ingress>),
     CronJob(Box<CronJob>),
+    K8upSchedule(Box<K8upSchedule>),
 }
 
 macro_rules! each {
@@ -51,6 +53,7 @@ macro_rules! each {
             Object::Deployment($o) => $e,
             Object::Ingress($o) => $e,
             Object::CronJob($o) => $e,
+            Object::K8upSchedule($o) => $e,
         }
     };
 }
@@ -131,6 +134,8 @@ pub mod labels {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
     Tenancy,
+    /// The tenant's backups (K8up), which cover every service.
+    Backup,
     Service(Service),
 }
 
@@ -138,8 +143,15 @@ impl Part {
     pub const fn label(self) -> &'static str {
         match self {
             Part::Tenancy => "tenancy",
+            Part::Backup => "backup",
             Part::Service(s) => s.name(),
         }
+    }
+}
+
+impl Serialize for Part {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.label())
     }
 }
 
@@ -222,4 +234,5 @@ from_typed!(
     Deployment(Deployment),
     Ingress(Ingress),
     CronJob(CronJob),
+    K8upSchedule(K8upSchedule),
 );

@@ -57,6 +57,7 @@ pub struct ValidatedTenant {
     pub(super) storage: StorageAllocation,
     pub(super) outbound: Option<Outbound>,
     pub(super) nas_networks: Vec<String>,
+    pub(super) backup: Option<super::backup::ValidBackup>,
 }
 
 impl ValidatedTenant {
@@ -111,6 +112,11 @@ impl ValidatedTenant {
     }
     /// The networks reaching the NAS from outside the cluster: the Tenant's, else the
     /// catalogue's; empty: inside the cluster only.
+    /// The backup settings, when the catalogue has a backup target.
+    pub fn backup(&self) -> Option<&super::backup::ValidBackup> {
+        self.backup.as_ref()
+    }
+
     pub fn nas_networks(&self) -> &[String] {
         &self.nas_networks
     }
@@ -259,7 +265,9 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
     } else {
         parse_networks("spec.nas.allowedNetworks", &spec.nas.allowed_networks)?
     };
+    let backup = super::backup::validate(spec.backup.as_ref(), catalog.spec.backup.as_ref())?;
     Ok(ValidatedTenant {
+        backup,
         nas_networks,
         namespace: format!("mutualis-{name}"),
         name,

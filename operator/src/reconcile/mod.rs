@@ -4,6 +4,8 @@
 
 pub mod apply;
 pub mod backoff;
+pub mod backup_jobs;
+pub mod backups;
 pub mod children;
 pub mod cleanup;
 pub mod compact;
