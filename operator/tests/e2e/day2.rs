@@ -175,6 +175,7 @@ async fn diff_names_shrinks_new_objects_and_nothing_when_nothing_changes() {
             "MEMBERS",
             "CONTRIBUTION",
             "READY",
+            "BACKUP",
             "AGE",
             "REASON",
             "NAMESPACE",
@@ -188,7 +189,7 @@ async fn diff_names_shrinks_new_objects_and_nothing_when_nothing_changes() {
     assert_eq!(row[1], "250gb", "the tier asked for: {wide}");
     assert_eq!(row[4], "False");
     assert_eq!(
-        &row[6..],
+        &row[7..],
         [
             "ShrinkRefused",
             namespace.as_str(),

@@ -104,6 +104,8 @@ impl Env {
         // The shared name servers' namespace, which the chart creates with `dns.enabled`.
         env.kubectl_ok(&["create", "namespace", ZONES_NAMESPACE])
             .await;
+        // The S3 credentials the catalogue's backup target names, as the syndicate creates them.
+        super::backups::backup_credentials(&env).await;
         env
     }
 

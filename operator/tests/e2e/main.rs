@@ -1,6 +1,7 @@
 //! End to end: the real `mutualis` binary reconciling against the development cluster, driven and
 //! read with the real `kubectl`, as the syndicate's operations team would (issue: the operator).
 
+mod backups;
 mod day2;
 mod harness;
 mod lifecycle;
@@ -114,7 +115,15 @@ async fn coteaux_bordelais_becomes_ready_and_kubectl_shows_it() {
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
-        ["NAME", "TIER", "MEMBERS", "CONTRIBUTION", "READY", "AGE"],
+        [
+            "NAME",
+            "TIER",
+            "MEMBERS",
+            "CONTRIBUTION",
+            "READY",
+            "BACKUP",
+            "AGE"
+        ],
         "{table}"
     );
     let row: Vec<&str> = table
