@@ -148,6 +148,17 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         );
         return;
     };
+    // Every service with data off: nothing to back up (the repository and its key, if any,
+    // stay: the key Secret is data, never pruned).
+    if !out
+        .objects
+        .iter()
+        .any(|o| o.kind() == "PersistentVolumeClaim")
+    {
+        out.notes
+            .push("no backups: no service with data is on (no volume to back up)".into());
+        return;
+    }
     out.secret(
         ctx,
         REPOSITORY_SECRET,
