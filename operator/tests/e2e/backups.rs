@@ -332,3 +332,62 @@ async fn a_nas_restore_is_created_progresses_and_completes_in_status_and_events(
         .await;
     assert_eq!(phase, "Succeeded", "the copied Secrets open the repository");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_tenants_keep_their_backup_key_retain_in_place_delete_for_the_retention_period() {
+    let env = Env::start().await;
+    let _op = env.operator("backup-keys", &["--leader-election=false"]);
+    env.apply_ok(&super::tenant_yaml("croignon", "250gb", &[], ""))
+        .await;
+    env.apply_ok(&super::tenant_yaml(
+        "bonnetan",
+        "250gb",
+        &[],
+        "  deletionPolicy: Delete\n",
+    ))
+    .await;
+    for name in ["croignon", "bonnetan"] {
+        env.wait_tenant(name, READY_TIMEOUT, "BackupReady=True", |t| {
+            backup_condition(t).is_some_and(|(s, _, _)| s == "True")
+        })
+        .await;
+    }
+    let key_of = |ns: &str| {
+        let secrets: Api<Secret> = Api::namespaced(env.client.clone(), ns);
+        async move {
+            secrets
+                .get("backup-repository")
+                .await
+                .unwrap()
+                .data
+                .unwrap()["password"]
+                .clone()
+        }
+    };
+    let (retained, deleted) = (
+        key_of("mutualis-croignon").await,
+        key_of("mutualis-bonnetan").await,
+    );
+    env.kubectl_ok(&["delete", "tenant", "croignon", "bonnetan", "--timeout=60s"])
+        .await;
+    // Retain: the key stays where it was, unchanged.
+    assert_eq!(key_of("mutualis-croignon").await, retained);
+    // Delete: the namespace goes, the key is kept beside the S3 credentials with its expiry.
+    let kept: Api<Secret> = Api::namespaced(env.client.clone(), "mutualis-system");
+    let key = kept.get("backup-key-bonnetan").await.unwrap();
+    assert_eq!(key.data.as_ref().unwrap()["password"], deleted);
+    let annotations = key.metadata.annotations.unwrap();
+    assert_eq!(
+        annotations["mutualis.io/repository"],
+        "s3:https://s3.fr-par.scw.cloud/gironde-numerique-backups/bonnetan"
+    );
+    let until: k8s_openapi::jiff::Timestamp =
+        annotations["mutualis.io/keep-until"].parse().unwrap();
+    let days = (until.as_second() - k8s_openapi::jiff::Timestamp::now().as_second()) / 86_400;
+    assert!((89..=90).contains(&days), "kept {days} days");
+    let deleted_event = events(&env, "Deleted", "bonnetan").await;
+    assert!(
+        deleted_event.contains("mutualis-system/backup-key-bonnetan"),
+        "{deleted_event}"
+    );
+}
