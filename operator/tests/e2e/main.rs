@@ -419,6 +419,7 @@ async fn the_readme_quick_start_ends_with_every_example_ready() {
         position("development cluster up at http://127.0.0.1:"),
         position("CRDs installed (servicecatalogs.mutualis.io, tenants.mutualis.io)"),
         position("catalogue gironde-numerique applied"),
+        position("placeholder backup credentials mutualis-system/backup-s3 created"),
         position("3 tenant(s) applied: coteaux-bordelais, saint-emilion, minimal"),
         position("operator started; reconciling"),
     ];
@@ -428,7 +429,7 @@ async fn the_readme_quick_start_ends_with_every_example_ready() {
     );
     for name in ["coteaux-bordelais", "saint-emilion", "minimal"] {
         let ready = position(&format!("{name}: Ready"));
-        assert!(ready > order[4], "{stderr}");
+        assert!(ready > order[5], "{stderr}");
         // Counts of ready services, if the tenant was seen on its way, come before Ready.
         for (i, phase) in phases.iter().enumerate() {
             if let Some(count) = phase
