@@ -62,7 +62,7 @@ fn restic_backs_up_and_restores_with_the_repository_and_key_mutualis_configures(
             backend["s3"]["endpoint"].as_str().unwrap(),
             backend["s3"]["bucket"].as_str().unwrap(),
         );
-        let valid = mutualis::plan::validate(&f.tenant, &f.catalog()).unwrap();
+        let valid = mutualis::plan::validate(&f.tenant, f.catalog()).unwrap();
         assert_eq!(
             valid
                 .backup()
