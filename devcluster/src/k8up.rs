@@ -189,3 +189,100 @@ fn job_status(st: &mut State, cfg: &Config, k: &Key, obj: &Value) -> Option<Valu
         cond("Completed", "True", reason, message, now),
     ]}))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Shared;
+    use crate::write::{FieldValidation, Sub, WriteOp, WriteReq, write};
+
+    fn create(st: &mut State, cfg: &Config, group: &str, plural: &str, body: Value) {
+        let def = st.def(group, "v1", plural).unwrap();
+        let req = WriteReq {
+            def,
+            ns: "t".into(),
+            name: body["metadata"]["name"].as_str().unwrap().into(),
+            sub: Sub::Main,
+            dry_run: false,
+            validation: FieldValidation::Strict,
+            manager: "test".into(),
+        };
+        write(st, cfg, &req, WriteOp::Create(body)).unwrap();
+    }
+
+    fn completed(st: &State, plural: &str, name: &str) -> (String, String) {
+        let def = st.def(GROUP, "v1", plural).unwrap();
+        let v = st.store.get(&key(&def, "t", name)).unwrap().value();
+        let c = v["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Completed")
+            .cloned()
+            .unwrap_or_default();
+        (
+            c["reason"].as_str().unwrap_or_default().into(),
+            c["message"].as_str().unwrap_or_default().into(),
+        )
+    }
+
+    #[test]
+    fn a_schedule_runs_a_first_backup_and_check_which_fail_by_annotation_or_missing_secret() {
+        let cfg = Config::default();
+        let shared = Shared::new(cfg.clone());
+        let mut st = shared.lock();
+        assert!(
+            st.def(GROUP, "v1", "schedules").is_some(),
+            "CRDs installed at start"
+        );
+        create(
+            &mut st,
+            &cfg,
+            "",
+            "namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "t"}}),
+        );
+        create(
+            &mut st,
+            &cfg,
+            "",
+            "secrets",
+            json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "repo", "namespace": "t"}, "stringData": {"password": "p"}}),
+        );
+        let backend = json!({"repoPasswordSecretRef": {"name": "repo", "key": "password"}});
+        create(
+            &mut st,
+            &cfg,
+            GROUP,
+            "schedules",
+            json!({"apiVersion": "k8up.io/v1", "kind": "Schedule",
+            "metadata": {"name": "backup", "namespace": "t"},
+            "spec": {"backend": backend, "backup": {"schedule": "30 1 * * *"}}}),
+        );
+        assert_eq!(completed(&st, "backups", "backup-backup-1").0, "Succeeded");
+        assert_eq!(completed(&st, "checks", "backup-check-1").0, "Succeeded");
+        create(
+            &mut st,
+            &cfg,
+            GROUP,
+            "backups",
+            json!({"apiVersion": "k8up.io/v1", "kind": "Backup",
+            "metadata": {"name": "forced", "namespace": "t", "annotations": {FAIL_ANNOTATION: "true"}},
+            "spec": {}}),
+        );
+        assert_eq!(completed(&st, "backups", "forced").0, "Failed");
+        create(
+            &mut st,
+            &cfg,
+            GROUP,
+            "restores",
+            json!({"apiVersion": "k8up.io/v1", "kind": "Restore",
+            "metadata": {"name": "r", "namespace": "t"},
+            "spec": {"backend": {"repoPasswordSecretRef": {"name": "gone", "key": "password"}}}}),
+        );
+        let (reason, message) = completed(&st, "restores", "r");
+        assert_eq!(reason, "Failed");
+        assert!(message.contains("secret \"gone\""), "{message}");
+    }
+}
