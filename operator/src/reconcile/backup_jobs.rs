@@ -200,6 +200,8 @@ pub fn watch(client: &Client) -> (Arc<JobCache>, Vec<Trigger>) {
         .map(|kind| {
             let api: Api<DynamicObject> = Api::all_with(client.clone(), &kind.api_resource());
             let cache = cache.clone();
+            // Said once per kind (the watcher retries with backoff): K8up is a prerequisite.
+            let warned = std::sync::atomic::AtomicBool::new(false);
             watcher(api, watcher::Config::default())
                 .default_backoff()
                 .filter_map(move |event| {
@@ -221,7 +223,13 @@ pub fn watch(client: &Client) -> (Arc<JobCache>, Vec<Trigger>) {
                         }
                         Ok(watcher::Event::InitDone) => None,
                         Err(err) => {
-                            tracing::debug!(%err, kind = kind.kind(), api = API_VERSION, "K8up watch");
+                            if super::crds::is_not_found(&err)
+                                && !warned.swap(true, std::sync::atomic::Ordering::Relaxed)
+                            {
+                                tracing::warn!(kind = kind.kind(), api = API_VERSION, "K8up's CRDs are not installed: no tenant can be backed up, and the Schedules' cache waits for them; install K8up (docs/backups.md)");
+                            } else {
+                                tracing::debug!(%err, kind = kind.kind(), api = API_VERSION, "K8up watch");
+                            }
                             None
                         }
                     };

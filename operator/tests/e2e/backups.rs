@@ -391,3 +391,24 @@ async fn deleted_tenants_keep_their_backup_key_retain_in_place_delete_for_the_re
         "{deleted_event}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_k8up_the_operator_says_so() {
+    let env = Env::start_config(devcluster::Config {
+        ready_delay: Duration::from_millis(200),
+        k8up: false,
+        ..devcluster::Config::default()
+    })
+    .await;
+    let _op = env.operator("no-k8up", &["--leader-election=false"]);
+    env.eventually(
+        Duration::from_secs(30),
+        "the missing K8up warning",
+        || async {
+            env.operator_logs()
+                .contains("K8up's CRDs are not installed")
+                .then_some(())
+        },
+    )
+    .await;
+}
