@@ -21,6 +21,7 @@ mod fieldset;
 mod handlers;
 mod immutable;
 mod jsonpath;
+mod k8up;
 mod managed;
 mod meta;
 mod metavalidation;
@@ -94,6 +95,8 @@ pub struct Config {
     pub load_balancer_pool: Ipv4Pool,
     /// The address every Ingress reports, the ingress controller's (default `203.0.113.10`).
     pub ingress_address: Ipv4Addr,
+    /// K8up installed: its CRDs at start, its jobs simulated (see `k8up`). On by default.
+    pub k8up: bool,
 }
 
 impl Default for Config {
@@ -110,6 +113,7 @@ impl Default for Config {
             pod_security_strict: false,
             load_balancer_pool: Ipv4Pool::default(),
             ingress_address: Ipv4Addr::new(203, 0, 113, 10),
+            k8up: true,
         }
     }
 }

@@ -186,6 +186,7 @@ pub fn after_write(st: &mut State, cfg: &Config, def: &ResourceDef, k: &Key) {
             }
             Some(json!({"loadBalancer": {"ingress": [{"ip": cfg.ingress_address.to_string()}]}}))
         }
+        _ if crate::k8up::is_k8up(def) => crate::k8up::after_write(st, cfg, def, k, &obj),
         _ => None,
     };
     let Some(status) = status else { return };

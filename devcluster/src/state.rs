@@ -42,6 +42,9 @@ impl Shared {
             matured: HashSet::new(),
         };
         state.seed();
+        if config.k8up {
+            crate::k8up::install(&mut state);
+        }
         let (rv_tx, _) = watch::channel(state.store.rv());
         let (stop_tx, _) = watch::channel(false);
         let (expire_tx, _) = watch::channel(0);

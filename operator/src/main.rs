@@ -35,6 +35,8 @@ enum Command {
     Devcluster(DevclusterArgs),
     /// Per Tenant, what applying PATH would change in the live cluster (server-side dry run).
     Diff(cli::diff::DiffArgs),
+    /// Restore one service's volume of a Tenant from a snapshot of its backups (a K8up Restore).
+    Restore(cli::restore::RestoreArgs),
     /// Print the version, git commit, Kubernetes client versions and supported Kubernetes.
     Version,
     /// Print a shell completion script (bash, zsh or fish).
@@ -103,6 +105,15 @@ fn main() -> ExitCode {
         Command::Diff(a) => {
             return match runtime().block_on(cli::diff::run(a, &mut stdout)) {
                 Ok(outcome) => ExitCode::from(outcome.exit_code()),
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Restore(a) => {
+            return match runtime().block_on(cli::restore::run(a, &mut stdout)) {
+                Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("error: {err}");
                     ExitCode::FAILURE

@@ -241,6 +241,7 @@ fn crds_directory_matches_the_rust_types() {
             "Members",
             "Contribution",
             "Ready",
+            "Backup",
             "Age",
             "Reason",
             "Namespace",
@@ -255,7 +256,7 @@ fn crds_directory_matches_the_rust_types() {
         .iter()
         .map(|c| c["priority"].as_i64().unwrap_or(0))
         .collect();
-    assert_eq!(wide, [0, 0, 0, 0, 0, 1, 1, 1, 1]);
+    assert_eq!(wide, [0, 0, 0, 0, 0, 0, 1, 1, 1, 1]);
 }
 
 /// `kubernetes-validate` from the project's tools: `$MUTUALIS_TOOLS_BIN`, else `.tools/bin`.
@@ -330,7 +331,7 @@ fn every_rendered_object_passes_strict_kubernetes_1_33_validation() {
 
 /// API groups whose schemas `kubernetes-validate` does not have: their CRDs are kept in
 /// `third_party/` and validated against by the development cluster.
-const EXTENSION_GROUPS: [&str; 1] = ["cert-manager.io/"];
+const EXTENSION_GROUPS: [&str; 2] = ["cert-manager.io/", "k8up.io/"];
 
 /// The documents of a rendered stream: (Kubernetes' own kinds, the extension kinds).
 fn split_extension_objects(rendered: &str) -> (String, String) {
@@ -374,7 +375,7 @@ fn every_rendered_extension_object_passes_strict_validation_against_its_crd() {
     let mut checked = 0;
     for name in EXAMPLES {
         let (_, extension) = split_extension_objects(&render_example(name));
-        checked += extension.matches("\nkind: ").count();
+        checked += extension.matches("\nkind: Certificate\n").count();
         let namespace = format!("mutualis-{name}");
         cluster
             .kubectl(&["create", "namespace", &namespace])
@@ -414,6 +415,85 @@ fn every_rendered_extension_object_passes_strict_validation_against_its_crd() {
         ])
         .unwrap()
         .expect_failure();
+}
+
+fn k8up_documents(yaml: &str) -> Vec<String> {
+    split_documents(yaml)
+        .filter(|d| d.contains("\napiVersion: k8up.io/") || d.starts_with("apiVersion: k8up.io/"))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn split_documents(yaml: &str) -> impl Iterator<Item = &str> {
+    yaml.split("\n---\n")
+        .map(|d| d.strip_prefix("---\n").unwrap_or(d))
+        .filter(|d| !d.trim().is_empty())
+}
+
+/// Every rendered K8up object (the tenants' Schedules) is accepted by a server holding K8up's
+/// own CRDs (`third_party/k8up/`) with strict field validation: the development cluster's
+/// OpenAPI schema validation, through the real `kubectl`. A misspelt field is refused there,
+/// which shows the check is not vacuous.
+#[cfg(feature = "dev")]
+#[test]
+fn rendered_k8up_objects_pass_strict_validation_against_k8ups_crds() {
+    let Some(kubectl) = mutualis_tests::require_tool("kubectl") else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cluster = rt
+        .block_on(devcluster::DevCluster::start(devcluster::Config::default()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    cluster.write_kubeconfig(&kubeconfig).unwrap();
+    let kubectl = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(&kubectl)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let apply = [
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "--validate=strict",
+        "-f",
+        "-",
+    ];
+    let mut checked = 0;
+    for name in EXAMPLES {
+        for doc in k8up_documents(&render_example(name)) {
+            let object: Value = serde_saphyr::from_str(&doc).unwrap();
+            let ns = object["metadata"]["namespace"].as_str().unwrap();
+            kubectl(&["create", "namespace", ns], "");
+            let out = kubectl(&apply, &doc);
+            assert!(
+                out.status.success(),
+                "{name}: K8up refuses the rendered {}: {}\n{doc}",
+                object["kind"],
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+            let misspelt = doc.replace("keepDaily:", "keepDayly:");
+            assert_ne!(misspelt, doc, "the Schedule has a retention");
+            let out = kubectl(&apply, &misspelt);
+            assert!(
+                !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("keepDayly"),
+                "a misspelt field passes: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    assert_eq!(checked, EXAMPLES.len(), "one Schedule per example tenant");
+    rt.block_on(cluster.shutdown());
 }
 
 #[test]
@@ -485,6 +565,15 @@ fn the_chart_cluster_role_is_what_the_child_kinds_table_needs() {
             }
         }
     }
+    let observed = mutualis::plan::kinds::OBSERVED_KINDS.iter().map(|(g, p)| {
+        (
+            ((*g).to_owned(), (*p).to_owned()),
+            mutualis::plan::kinds::OBSERVED_VERBS
+                .iter()
+                .map(|v| (*v).to_owned())
+                .collect(),
+        )
+    });
     let needed: BTreeMap<(String, String), BTreeSet<String>> = mutualis::plan::kinds::CHILD_KINDS
         .iter()
         .map(|k| {
@@ -493,6 +582,7 @@ fn the_chart_cluster_role_is_what_the_child_kinds_table_needs() {
                 k.verbs().iter().map(|v| (*v).to_owned()).collect(),
             )
         })
+        .chain(observed)
         .collect();
     assert_eq!(
         granted, needed,

@@ -81,6 +81,7 @@ fn the_founding_catalogue_is_the_examples_catalogue() {
         "nas": spec["nas"],
         "tls": spec["tls"],
         "mail": spec["mail"],
+        "backup": spec["backup"],
     }}});
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("values.json");

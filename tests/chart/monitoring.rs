@@ -70,7 +70,7 @@ fn the_alerting_rules_pass_promtool_unit_tests() {
         .arg(dir.path().join("rules.yaml")))
     .expect_success();
     assert!(
-        check.stdout.contains("SUCCESS: 5 rules found"),
+        check.stdout.contains("SUCCESS: 7 rules found"),
         "{}",
         check.printed()
     );

@@ -66,6 +66,8 @@ fn bad_values_are_refused_by_the_schema_with_clear_messages() {
             "at '/operator/concurrency': got string, want integer",
             "at '/podAntiAffinity': value must be one of 'soft', 'hard', 'none'",
             "at '/metrics/serviceMonitor/interval': '30 seconds' does not match pattern",
+            "at '/catalog/spec/backup/s3/endpoint': 's3.example.org' does not match pattern",
+            "at '/catalog/spec/backup/schedule/hour': maximum: got 25, want 23",
         ] {
             assert!(
                 printed.contains(message),

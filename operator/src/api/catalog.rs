@@ -54,6 +54,9 @@ pub struct ServiceCatalogSpec {
     /// syndicate's VPN range.
     #[serde(default, skip_serializing_if = "super::NasAccess::is_empty")]
     pub nas: super::NasAccess,
+    /// Where and when every tenant is backed up; no backups when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<super::CatalogBackup>,
 }
 
 /// One subscription tier.

@@ -9,8 +9,22 @@ pub const READY: &str = "Ready";
 pub const VALID: &str = "Valid";
 // Each service's own Ready condition type is `Service::ready_condition` (api::service).
 
+/// The tenant's data is backed up: the last backup succeeded, less than two schedule intervals
+/// ago. Not part of `Ready` (the services serve without it); alerts and dashboards read it.
+pub const BACKUP_READY: &str = "BackupReady";
+
 /// Reasons.
 pub mod reasons {
+    /// The last backup succeeded within two schedule intervals.
+    pub const BACKUP_SUCCEEDED: &str = "BackupSucceeded";
+    /// The latest backup failed (message has K8up's).
+    pub const BACKUP_FAILED: &str = "BackupFailed";
+    /// The last success is older than twice the schedule.
+    pub const BACKUP_STALE: &str = "BackupStale";
+    /// No backup has completed yet.
+    pub const NO_BACKUP_YET: &str = "NoBackupYet";
+    /// The catalogue has no backup target.
+    pub const BACKUP_NOT_CONFIGURED: &str = "NotConfigured";
     /// Everything asked for is in place.
     pub const READY: &str = "Ready";
     /// The spec passed validation.

@@ -4,16 +4,22 @@
 //! These types are the contract between the YAML people write, the pure `plan`, and the
 //! reconciler. The CRDs in `crds/` are generated from them by [`crds`] (a test checks drift).
 
+pub mod backup;
 pub mod catalog;
 mod catalog_mail;
 pub mod conditions;
 mod crd;
+pub mod k8up;
 mod mailboxes;
 pub mod patterns;
 mod service;
 mod site;
 pub mod tenant;
 
+pub use backup::{
+    BackupCredentialsRef, BackupStatus, BackupTarget, CatalogBackup, DailyTime, RestoreStatus,
+    RetentionCounts, TenantBackup, WeeklyTime,
+};
 pub use catalog::{
     CatalogDns, Contribution, DmarcPolicy, Image, Images, MailTls, ServiceCatalog,
     ServiceCatalogSpec, SoaTimers, StorageSplit, Tier, Tls, WebTarget,

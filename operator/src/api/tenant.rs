@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Members","type":"integer","jsonPath":".status.memberCount"}"#,
     printcolumn = r#"{"name":"Contribution","type":"integer","description":"Annual contribution in euros","jsonPath":".status.annualContribution"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type=='Ready')].status"}"#,
+    printcolumn = r#"{"name":"Backup","type":"date","description":"Age of the last successful backup","jsonPath":".status.backup.lastSuccessfulBackup"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","priority":1,"description":"Why the tenant is not Ready","jsonPath":".status.conditions[?(@.type=='Ready')].reason"}"#,
     printcolumn = r#"{"name":"Namespace","type":"string","priority":1,"jsonPath":".status.namespace"}"#,
@@ -93,6 +94,9 @@ pub struct TenantSpec {
     /// The council vote that subscribed (deliberation number and date).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription: Option<Subscription>,
+    /// A later backup hour or longer retention than the catalogue's (never less).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<super::TenantBackup>,
 }
 
 /// A member commune.
@@ -297,6 +301,9 @@ pub struct TenantStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub zones: Vec<ZoneStatus>,
+    /// The last successful backup and check, the repository, the latest restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<super::BackupStatus>,
 }
 
 /// A published zone.

@@ -11,6 +11,7 @@ pub mod input;
 mod messages;
 pub mod plan;
 pub mod render;
+pub mod restore;
 pub mod run;
 mod unknown_fields;
 pub mod version;

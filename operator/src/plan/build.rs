@@ -16,6 +16,7 @@ pub fn build(tenant: &ValidatedTenant, inputs: &PlanInputs) -> Plan {
     for service in tenant.services().enabled() {
         services::builder(service)(&ctx, &mut out);
     }
+    super::backup::build(&ctx, &mut out);
     tenancy::finish(&ctx, &mut out);
     // Stable: within a kind, objects keep the service order above.
     out.objects.sort_by_key(apply_rank);

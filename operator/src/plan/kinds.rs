@@ -66,6 +66,7 @@ impl ChildKind {
     pub fn prerequisite(&self) -> Option<&'static str> {
         match self.group {
             "cert-manager.io" => Some("cert-manager"),
+            "k8up.io" => Some("K8up"),
             _ => None,
         }
     }
@@ -122,7 +123,18 @@ pub const CHILD_KINDS: &[ChildKind] = &[
     kind("apps", "v1", "Deployment", "deployments", true, Owned, Generation, State),
     kind("networking.k8s.io", "v1", "Ingress", "ingresses", true, Owned, Hash, Metadata),
     kind("batch", "v1", "CronJob", "cronjobs", true, Owned, Generation, Metadata),
+    // K8up writes the Schedule's status (and a finalizer): only spec edits are drift.
+    kind("k8up.io", "v1", "Schedule", "schedules", true, Owned, Generation, Metadata),
 ];
+
+/// Kinds the operator only watches, never writes: K8up's jobs in the tenants' namespaces, whose
+/// state goes into the backup status. (group, plural); the verbs a watch needs.
+pub const OBSERVED_KINDS: &[(&str, &str)] = &[
+    ("k8up.io", "backups"),
+    ("k8up.io", "checks"),
+    ("k8up.io", "restores"),
+];
+pub const OBSERVED_VERBS: &[&str] = &["list", "watch"];
 
 /// The table entry of `kind`.
 pub fn child_kind(kind: &str) -> Option<&'static ChildKind> {
@@ -161,6 +173,7 @@ mod tests {
             apps::v1::Deployment::default().into(),
             networking::v1::Ingress::default().into(),
             batch::v1::CronJob::default().into(),
+            crate::api::k8up::Schedule::default().into(),
         ];
         for o in &all {
             let k = child_kind(o.kind()).unwrap_or_else(|| panic!("{} not in the table", o.kind()));

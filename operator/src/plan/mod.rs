@@ -6,6 +6,7 @@
 //! know offline (DKIM public key, previous zone serials, the mail load balancer's address)
 //! comes in through [`PlanInputs`].
 
+pub mod backup;
 mod build;
 mod builders;
 mod catalog_check;

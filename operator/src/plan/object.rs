@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use super::certificate::Certificate;
 use crate::api::Service;
+use crate::api::k8up::Schedule as K8upSchedule;
 
 /// One Kubernetes object of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -36,6 +37,7 @@ pub enum Object {
     Deployment(Box<Deployment>),
     Ingress(Box<Ingress>),
     CronJob(Box<CronJob>),
+    K8upSchedule(Box<K8upSchedule>),
 }
 
 macro_rules! each {
@@ -54,6 +56,7 @@ macro_rules! each {
             Object::Deployment($o) => $e,
             Object::Ingress($o) => $e,
             Object::CronJob($o) => $e,
+            Object::K8upSchedule($o) => $e,
         }
     };
 }
@@ -134,6 +137,8 @@ pub mod labels {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
     Tenancy,
+    /// The tenant's backups (K8up), which cover every service.
+    Backup,
     Service(Service),
 }
 
@@ -141,8 +146,15 @@ impl Part {
     pub const fn label(self) -> &'static str {
         match self {
             Part::Tenancy => "tenancy",
+            Part::Backup => "backup",
             Part::Service(s) => s.name(),
         }
+    }
+}
+
+impl Serialize for Part {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.label())
     }
 }
 
@@ -226,4 +238,5 @@ from_typed!(
     Deployment(Deployment),
     Ingress(Ingress),
     CronJob(CronJob),
+    K8upSchedule(K8upSchedule),
 );

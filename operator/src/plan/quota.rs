@@ -123,6 +123,27 @@ fn workloads(objects: &[Object]) -> Vec<(u64, &PodSpec)> {
     out
 }
 
+/// K8up's job pods (backup, check, prune, restore) with the Schedule's resources: one at a time
+/// per kind at most, and at most two at once (exclusive jobs wait for the others).
+fn backup_jobs(objects: &[Object], limits: bool) -> (u64, Compute) {
+    let per_pod = objects.iter().find_map(|o| match o {
+        Object::K8upSchedule(s) => Some(s.spec.resource_requirements_template.as_ref().map_or(
+            Compute::default(),
+            |r| {
+                container(
+                    &Container {
+                        resources: Some(r.clone()),
+                        ..Container::default()
+                    },
+                    limits,
+                )
+            },
+        )),
+        _ => None,
+    });
+    per_pod.map_or((0, Compute::default()), |c| (2, c.times(2)))
+}
+
 fn count(objects: &[Object], kind: &str) -> usize {
     objects.iter().filter(|o| o.kind() == kind).count()
 }
@@ -149,13 +170,15 @@ pub fn quota(
         })
         .sum::<usize>();
     let w = workloads(objects);
-    let pods: u64 = w.iter().map(|(n, _)| n).sum::<u64>() + certificates as u64;
+    let pods: u64 =
+        w.iter().map(|(n, _)| n).sum::<u64>() + certificates as u64 + backup_jobs(objects, false).0;
     let total = |limits: bool, solver: Compute| {
         w.iter()
             .fold(Compute::default(), |a, (n, p)| {
                 a.add(pod(p, limits).times(*n))
             })
             .add(solver.times(certificates as u64))
+            .add(backup_jobs(objects, limits).1)
     };
     let (requests, limits) = (total(false, SOLVER_REQUESTS), total(true, SOLVER_LIMITS));
     let n = |v: usize| Quantity(v.to_string());
@@ -195,7 +218,8 @@ pub fn quota(
         // A CronJob keeps its last jobs (history limits 1 + 3) and runs one.
         (
             "count/jobs.batch".to_owned(),
-            n(count(objects, "CronJob") * 5),
+            // K8up keeps 3 finished jobs of each kind, and failed ones as many.
+            n(count(objects, "CronJob") * 5 + count(objects, "Schedule") * 20),
         ),
         (
             "count/ingresses.networking.k8s.io".to_owned(),

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::api::Service;
+use super::object::Part;
 
 /// Name of the Secret holding the tenant's DKIM key.
 pub const DKIM_SECRET: &str = "mail-dkim";
@@ -22,7 +22,8 @@ pub const DKIM_SELECTOR: &str = "mutualis";
 pub struct SecretRequest {
     pub namespace: String,
     pub name: String,
-    pub service: Service,
+    /// What the Secret serves (its `mutualis.io/service` label).
+    pub service: Part,
     /// Each key of the Secret and how to generate its value.
     pub keys: Vec<(String, SecretKind)>,
 }

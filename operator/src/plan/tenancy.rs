@@ -127,6 +127,7 @@ fn network_policies(ctx: &Ctx<'_>, out: &mut Out) {
     for service in t.services().enabled() {
         allows.extend(services::network_of(service, t));
     }
+    allows.extend(t.backup().map(super::backup::network));
 
     out.push(Object::from(NetworkPolicy {
         metadata: tmeta(ctx, "default-deny"),
@@ -219,12 +220,21 @@ fn rbac(ctx: &Ctx<'_>, out: &mut Out) {
             ]
             .into_iter()
             // An empty resourceNames would mean every Secret: the rule exists only with names.
-            .chain((!out.secrets.is_empty()).then(|| PolicyRule {
-                api_groups: Some(vec![String::new()]),
-                resources: Some(vec!["secrets".into()]),
-                resource_names: Some(out.secrets.iter().map(|s| s.name.clone()).collect()),
-                verbs: vec!["get".into()],
-                ..PolicyRule::default()
+            .chain((!out.secrets.is_empty()).then(|| {
+                PolicyRule {
+                    api_groups: Some(vec![String::new()]),
+                    resources: Some(vec!["secrets".into()]),
+                    // Not the syndicate's S3 credentials, shared by every tenant's copy.
+                    resource_names: Some(
+                        out.secrets
+                            .iter()
+                            .filter(|s| s.name != super::backup::S3_SECRET)
+                            .map(|s| s.name.clone())
+                            .collect(),
+                    ),
+                    verbs: vec!["get".into()],
+                    ..PolicyRule::default()
+                }
             }))
             .collect(),
         ),

@@ -69,6 +69,7 @@ pub struct ValidatedTenant {
     pub(super) outbound: Option<Outbound>,
     pub(super) nas_networks: Vec<String>,
     pub(super) sftp_networks: Vec<String>,
+    pub(super) backup: Option<super::backup::ValidBackup>,
 }
 
 impl ValidatedTenant {
@@ -135,6 +136,11 @@ impl ValidatedTenant {
     }
     /// The networks reaching the NAS from outside the cluster: the Tenant's, else the
     /// catalogue's; empty: inside the cluster only.
+    /// The backup settings, when the catalogue has a backup target.
+    pub fn backup(&self) -> Option<&super::backup::ValidBackup> {
+        self.backup.as_ref()
+    }
+
     pub fn nas_networks(&self) -> &[String] {
         &self.nas_networks
     }
@@ -320,7 +326,9 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
         parse_networks("spec.sftp.allowedNetworks", &spec.sftp.allowed_networks)?
     };
     let (site, sftp_keys) = validate_site("spec.site", &spec.site, &catalog.spec)?;
+    let backup = super::backup::validate(spec.backup.as_ref(), catalog.spec.backup.as_ref())?;
     Ok(ValidatedTenant {
+        backup,
         site,
         sftp_keys,
         sftp_networks,

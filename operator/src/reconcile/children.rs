@@ -252,6 +252,9 @@ pub struct Children {
     pub services: Arc<CompactCache<Vec<std::net::IpAddr>>>,
     pub config_maps: Arc<CompactCache>,
     pub secrets: Arc<CompactCache>,
+    /// K8up's Backups, Checks and Restores in the tenants' namespaces (not children: K8up
+    /// creates them), for the backup status.
+    pub backup_jobs: Arc<super::backup_jobs::JobCache>,
 }
 
 impl Children {
@@ -304,6 +307,7 @@ impl Children {
                 ("Certificate", Cached::Metadata) => drop(meta!(Certificate)),
                 ("Ingress", Cached::Metadata) => drop(meta!(Ingress)),
                 ("CronJob", Cached::Metadata) => drop(meta!(CronJob)),
+                ("Schedule", Cached::Metadata) => drop(meta!(crate::api::k8up::Schedule)),
                 ("PersistentVolumeClaim", Cached::State) => {
                     volumes = Some(whole!(PersistentVolumeClaim, volume_state));
                 }
@@ -316,6 +320,8 @@ impl Children {
                 (kind, cached) => unreachable!("no cache for {kind} ({cached:?}): add it here"),
             }
         }
+        let (backup_jobs, job_triggers) = super::backup_jobs::watch(client);
+        triggers.extend(job_triggers);
         let missing = |what: &str| format!("plan::kinds::CHILD_KINDS has no {what}");
         (
             Children {
@@ -325,6 +331,7 @@ impl Children {
                 services: services.unwrap_or_else(|| panic!("{}", missing("Service"))),
                 config_maps: config_maps.unwrap_or_else(|| panic!("{}", missing("ConfigMap"))),
                 secrets: secrets.unwrap_or_else(|| panic!("{}", missing("Secret"))),
+                backup_jobs,
             },
             triggers,
         )
@@ -368,7 +375,8 @@ mod tests {
             .collect();
         let table: Vec<&str> = CHILD_KINDS.iter().map(|k| k.kind).collect();
         assert_eq!(kinds, table);
-        assert_eq!(triggers.len(), CHILD_KINDS.len());
+        let k8up_jobs = super::super::backup_jobs::JobKind::ALL.len();
+        assert_eq!(triggers.len(), CHILD_KINDS.len() + k8up_jobs);
         for k in CHILD_KINDS {
             let c = children.cache(&k.api_version(), k.kind).unwrap();
             assert_eq!(c.kind().resource.plural, k.plural);

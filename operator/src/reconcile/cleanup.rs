@@ -1,6 +1,7 @@
 //! Deletion of a Tenant, by its `deletionPolicy`. `Retain` removes the services and keeps the
 //! namespace with every volume and the credentials that open them, free of owner references so
-//! that no garbage collector takes them later; `Delete` removes everything.
+//! that no garbage collector takes them later; `Delete` removes everything but the backup
+//! repository's key, kept for the catalogue's retention period (see `backup_key`).
 
 use std::collections::BTreeSet;
 
@@ -89,6 +90,10 @@ pub async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
             .await;
         }
         DeletionPolicy::Delete => {
+            let mut kept_key = None;
+            for ns in &namespaces {
+                kept_key = kept_key.or(super::backup_key::keep(ctx, tenant, ns).await?);
+            }
             apply::prune(
                 &ctx.client,
                 &ctx.children,
@@ -114,8 +119,11 @@ pub async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
                 "Deleted",
                 "Delete",
                 &format!(
-                    "deletionPolicy Delete: deleted namespace {} and all its data",
-                    namespaces.join(", ")
+                    "deletionPolicy Delete: deleted namespace {} and all its data{}",
+                    namespaces.join(", "),
+                    kept_key.map_or_else(String::new, |k| format!(
+                        "; the backup repository's key is kept as Secret {k}"
+                    ))
                 ),
             )
             .await;

@@ -4,6 +4,9 @@
 
 pub mod apply;
 pub mod backoff;
+pub mod backup_jobs;
+pub mod backup_key;
+pub mod backups;
 pub mod children;
 pub mod cleanup;
 pub mod compact;

@@ -176,7 +176,7 @@ async fn create(
         (labels::TENANT.to_owned(), tenant.to_owned()),
         (
             labels::SERVICE.to_owned(),
-            request.service.name().to_owned(),
+            request.service.label().to_owned(),
         ),
     ]);
     let secret = Secret {

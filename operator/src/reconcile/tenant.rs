@@ -128,6 +128,14 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
     all.extend(verdicts);
     all.push(super::backoff::done());
     let known = known_status(tenant, ctx);
+    let backup = super::backups::observe(
+        validated.backup(),
+        validated.backup().map(|b| b.repository(validated.name())),
+        &ctx.children.backup_jobs.of_namespace(&namespace),
+        known.backup.as_ref(),
+        k8s_openapi::jiff::Timestamp::now(),
+    );
+    all.push(backup.verdict.clone());
     let desired = TenantStatus {
         observed_generation: tenant.metadata.generation,
         conditions: status::conditions(&known.conditions, &all, tenant.metadata.generation),
@@ -148,6 +156,7 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
                 serial: z.version.serial,
             })
             .collect(),
+        backup: backup.status.clone(),
     };
     let was_ready = condition_is(&known, conditions::READY, "True");
     tracing::debug!(tenant = %tenant.name_any(), "writing status");
@@ -162,6 +171,7 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         )
         .await;
     }
+    super::backups::report(ctx, tenant, known.backup.as_ref(), backup.status.as_ref()).await;
     if let Some(note) = resized {
         event(ctx, tenant, EventType::Normal, "Resized", "Resize", &note).await;
     }
@@ -173,6 +183,7 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
     } else {
         NOT_READY_RECHECK.min(ctx.resync)
     };
+    let recheck = backup.recheck.map_or(recheck, |b| b.min(recheck));
     Ok(Action::requeue(recheck))
 }
 

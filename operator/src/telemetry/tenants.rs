@@ -51,6 +51,8 @@ pub struct TenantMetrics {
     contribution: Family<TenantLabels, Gauge>,
     refused: Family<RefusedLabels, Gauge>,
     refusals: Family<ReasonLabels, Counter>,
+    last_backup: Family<TenantLabels, Gauge>,
+    backup_ready: Family<TenantLabels, Gauge>,
     reported: Mutex<HashMap<String, Reported>>,
 }
 
@@ -77,6 +79,16 @@ impl TenantMetrics {
             self.refused.clone(),
         );
         registry.register(
+            "tenant_last_backup_success_timestamp_seconds",
+            "When the tenant's last successful backup finished (Unix time); absent before the first",
+            self.last_backup.clone(),
+        );
+        registry.register(
+            "tenant_backup_ready",
+            "1 when the tenant's BackupReady condition is True, else 0 (absent without a condition)",
+            self.backup_ready.clone(),
+        );
+        registry.register(
             "refusals",
             "Specs refused, counted once per tenant generation and reason",
             self.refusals.clone(),
@@ -93,6 +105,19 @@ impl TenantMetrics {
         self.ready.get_or_create(&key).set(i64::from(ready));
         if let Some(euros) = status.annual_contribution {
             self.contribution.get_or_create(&key).set(euros);
+        }
+        if let Some(backup) = condition(conditions::BACKUP_READY) {
+            self.backup_ready
+                .get_or_create(&key)
+                .set(i64::from(backup.status == "True"));
+        }
+        let last_backup = status
+            .backup
+            .as_ref()
+            .and_then(|b| b.last_successful_backup.as_deref())
+            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok());
+        if let Some(t) = last_backup {
+            self.last_backup.get_or_create(&key).set(t.as_second());
         }
         let refused = condition(conditions::VALID)
             .filter(|c| c.status == "False")
@@ -142,6 +167,8 @@ impl TenantMetrics {
         };
         self.ready.remove(&key);
         self.contribution.remove(&key);
+        self.last_backup.remove(&key);
+        self.backup_ready.remove(&key);
         if let Some(last) = self
             .reported
             .lock()

@@ -36,9 +36,18 @@ fn tenant_series_follow_the_status_and_go_with_the_tenant() {
         .into(),
         ..Default::default()
     };
+    status
+        .conditions
+        .push(condition("BackupReady", "True", "BackupSucceeded"));
+    status.backup = Some(crate::api::BackupStatus {
+        last_successful_backup: Some("2026-12-01T01:35:00Z".into()),
+        ..Default::default()
+    });
     m.tenant.report("coteaux-bordelais", &status);
     let text = m.render();
     for line in [
+        "mutualis_tenant_last_backup_success_timestamp_seconds{tenant=\"coteaux-bordelais\"} 1796088900",
+        "mutualis_tenant_backup_ready{tenant=\"coteaux-bordelais\"} 1",
         "mutualis_tenant_ready{tenant=\"coteaux-bordelais\"} 1",
         "mutualis_tenant_annual_contribution_euros{tenant=\"coteaux-bordelais\"} 17938",
         "mutualis_tenant_storage_bytes{tenant=\"coteaux-bordelais\",service=\"mail\"} 107374182400",
@@ -72,7 +81,14 @@ pub(crate) fn exercised() -> Metrics {
     m.wrote("Deployment");
     m.set_tenant_counts(&[("Ready", "True", 1)]);
     let status = TenantStatus {
-        conditions: vec![condition("Valid", "False", "ShrinkRefused")],
+        conditions: vec![
+            condition("Valid", "False", "ShrinkRefused"),
+            condition("BackupReady", "True", "BackupSucceeded"),
+        ],
+        backup: Some(crate::api::BackupStatus {
+            last_successful_backup: Some("2026-12-01T01:35:00Z".into()),
+            ..Default::default()
+        }),
         annual_contribution: Some(5638),
         storage: [("mail".to_owned(), "10Gi".to_owned())].into(),
         ..Default::default()
@@ -104,6 +120,8 @@ fn build_info_leader_and_process_metrics_are_exposed() {
         "mutualis_tenant_refused",
         "mutualis_tenant_storage_bytes",
         "mutualis_tenant_annual_contribution_euros",
+        "mutualis_tenant_last_backup_success_timestamp_seconds",
+        "mutualis_tenant_backup_ready",
         "mutualis_refusals_total",
         "mutualis_reconcile_errors_total",
         "mutualis_api_writes_total",

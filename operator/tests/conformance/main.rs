@@ -5,6 +5,7 @@
 //! Apache and PHP files to apache2 and php, its Redis start script to sh and redis-server; every object to checkov. A missing program skips
 //! its check with a printed `conformance: SKIPPED` line (`scripts/install-tools` installs them).
 
+mod backup;
 mod cache;
 mod collaboration;
 mod dns;

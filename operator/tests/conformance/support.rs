@@ -65,6 +65,11 @@ pub struct Fixture {
 }
 
 impl Fixture {
+    /// The catalogue the tenant was planned with.
+    pub fn catalog(&self) -> &ServiceCatalog {
+        &self.catalog
+    }
+
     /// The data of the ConfigMap `name`, if the plan has one.
     pub fn config_map(&self, name: &str) -> Option<&BTreeMap<String, String>> {
         self.plan.objects.iter().find_map(|o| match o {

@@ -175,6 +175,7 @@ async fn diff_names_shrinks_new_objects_and_nothing_when_nothing_changes() {
             "MEMBERS",
             "CONTRIBUTION",
             "READY",
+            "BACKUP",
             "AGE",
             "REASON",
             "NAMESPACE",
@@ -188,7 +189,7 @@ async fn diff_names_shrinks_new_objects_and_nothing_when_nothing_changes() {
     assert_eq!(row[1], "250gb", "the tier asked for: {wide}");
     assert_eq!(row[4], "False");
     assert_eq!(
-        &row[6..],
+        &row[7..],
         [
             "ShrinkRefused",
             namespace.as_str(),
@@ -249,7 +250,11 @@ async fn diff_names_shrinks_new_objects_and_nothing_when_nothing_changes() {
 async fn every_replica_says_whether_it_leads_and_a_standby_says_so_once() {
     let env = Env::start().await;
     let lease_ns = mutualis_tests::chart::NAMESPACE;
-    env.kubectl_ok(&["create", "namespace", lease_ns]).await;
+    // Idempotent: the harness already made it for the backup credentials.
+    env.apply_ok(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {lease_ns}\n"
+    ))
+    .await;
     let election = ["--lease-namespace", lease_ns, "--lease-duration", "3"];
     let alpha = env.operator("alpha", &election);
     let beta = env.operator("beta", &election);

@@ -75,13 +75,18 @@ impl Env {
     pub async fn start_with(ready_delay: Duration) -> Env {
         // Quota and LimitRange admission are on by default; pod security refuses, as
         // `mutualis dev` runs it.
-        let cluster = DevCluster::start(Config {
+        Self::start_config(Config {
             ready_delay,
             pod_security_strict: true,
             ..Config::default()
         })
         .await
-        .expect("the development cluster starts");
+    }
+
+    pub async fn start_config(config: Config) -> Env {
+        let cluster = DevCluster::start(config)
+            .await
+            .expect("the development cluster starts");
         let dir = tempfile::tempdir().expect("a temporary directory");
         let kubeconfig = dir.path().join("kubeconfig");
         cluster
@@ -128,6 +133,8 @@ impl Env {
         ])
         .await;
         env.apply_ok(CLUSTER_ISSUERS).await;
+        // The S3 credentials the catalogue's backup target names, as the syndicate creates them.
+        super::backups::backup_credentials(&env).await;
         env
     }
 

@@ -1,6 +1,7 @@
 //! End to end: the real `mutualis` binary reconciling against the development cluster, driven and
 //! read with the real `kubectl`, as the syndicate's operations team would (issue: the operator).
 
+mod backups;
 mod day2;
 mod harness;
 mod lifecycle;
@@ -115,7 +116,15 @@ async fn coteaux_bordelais_becomes_ready_and_kubectl_shows_it() {
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
-        ["NAME", "TIER", "MEMBERS", "CONTRIBUTION", "READY", "AGE"],
+        [
+            "NAME",
+            "TIER",
+            "MEMBERS",
+            "CONTRIBUTION",
+            "READY",
+            "BACKUP",
+            "AGE"
+        ],
         "{table}"
     );
     let row: Vec<&str> = table
@@ -411,6 +420,7 @@ async fn the_readme_quick_start_ends_with_every_example_ready() {
         position("development cluster up at http://127.0.0.1:"),
         position("CRDs installed (servicecatalogs.mutualis.io, tenants.mutualis.io)"),
         position("catalogue gironde-numerique applied"),
+        position("placeholder backup credentials mutualis-system/backup-s3 created"),
         position("3 tenant(s) applied: coteaux-bordelais, saint-emilion, minimal"),
         position("operator started; reconciling"),
     ];
@@ -420,7 +430,7 @@ async fn the_readme_quick_start_ends_with_every_example_ready() {
     );
     for name in ["coteaux-bordelais", "saint-emilion", "minimal"] {
         let ready = position(&format!("{name}: Ready"));
-        assert!(ready > order[4], "{stderr}");
+        assert!(ready > order[5], "{stderr}");
         // Counts of ready services, if the tenant was seen on its way, come before Ready.
         for (i, phase) in phases.iter().enumerate() {
             if let Some(count) = phase

@@ -14,7 +14,11 @@ async fn two_replicas_never_both_write_and_the_standby_takes_over() {
     let env = Env::start().await;
     // The chart's namespace: its Role grants leases there only.
     let lease_ns = mutualis_tests::chart::NAMESPACE;
-    env.kubectl_ok(&["create", "namespace", lease_ns]).await;
+    // Idempotent: the harness already made it for the backup credentials.
+    env.apply_ok(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {lease_ns}\n"
+    ))
+    .await;
     let election = ["--lease-namespace", lease_ns, "--lease-duration", "3"];
     let alpha = env.operator("alpha", &election);
     let beta = env.operator("beta", &election);

@@ -140,13 +140,13 @@ impl Out {
         &mut self,
         ctx: &Ctx<'_>,
         name: &str,
-        service: Service,
+        service: impl Into<Part>,
         keys: Vec<(String, super::SecretKind)>,
     ) {
         self.secrets.push(SecretRequest {
             namespace: ctx.tenant.namespace().to_owned(),
             name: name.to_owned(),
-            service,
+            service: service.into(),
             keys,
         });
     }

@@ -1,6 +1,7 @@
 //! The plan fed with small YAML fixtures through the real `validate`, checking whole objects
 //! and the invariants every plan must keep.
 
+mod backup;
 mod git_sites;
 mod inputs_and_validation;
 mod limits;
