@@ -24,7 +24,10 @@ fn each_domain_gets_an_sftp_account_with_a_generated_password() {
     let secret = p.secrets.iter().find(|s| s.name == "website-sftp").unwrap();
     let keys: Vec<&str> = secret.keys.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["villages.fr", "xn--sallebuf-ptb.fr", "tresses.fr"]);
-    assert_eq!(secret.service, Service::Website);
+    assert_eq!(
+        secret.service,
+        crate::plan::object::Part::Service(Service::Website)
+    );
     let pod = website_pod(&p);
     let init = container(&pod, "initContainers", "sftp-users");
     let script = init["command"][2].as_str().unwrap();
