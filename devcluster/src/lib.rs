@@ -17,9 +17,11 @@ mod crd;
 mod delete;
 mod discovery;
 mod dups;
+mod faults;
 mod fieldset;
 mod handlers;
 mod immutable;
+mod inject;
 mod jsonpath;
 mod managed;
 mod meta;
@@ -47,6 +49,7 @@ mod watch;
 mod write;
 
 pub use addresses::{Ipv4Pool, PoolError};
+pub use faults::{Fault, FaultError, FaultPlan, FaultPlanError, FaultRule, When};
 pub use recorder::RecordedRequest;
 pub use simulate::FAIL_ANNOTATION;
 
@@ -94,6 +97,9 @@ pub struct Config {
     pub load_balancer_pool: Ipv4Pool,
     /// The address every Ingress reports, the ingress controller's (default `203.0.113.10`).
     pub ingress_address: Ipv4Addr,
+    /// Faults injected into requests from the start (none by default); changed at run time by
+    /// [`DevCluster::set_faults`] or `PUT /_devcluster/faults`. See README.md.
+    pub faults: FaultPlan,
 }
 
 impl Default for Config {
@@ -110,6 +116,7 @@ impl Default for Config {
             pod_security_strict: false,
             load_balancer_pool: Ipv4Pool::default(),
             ingress_address: Ipv4Addr::new(203, 0, 113, 10),
+            faults: FaultPlan::default(),
         }
     }
 }
@@ -179,6 +186,16 @@ impl DevCluster {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+    }
+
+    /// Replaces the injected faults (an empty plan stops them).
+    pub fn set_faults(&self, plan: FaultPlan) {
+        self.shared.faults.set(plan);
+    }
+
+    /// Faults injected since the cluster started.
+    pub fn faults_injected(&self) -> u64 {
+        self.shared.faults.injected()
     }
 
     /// The current global resource version.
