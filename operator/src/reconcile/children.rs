@@ -208,6 +208,20 @@ fn volume_state(v: &PersistentVolumeClaim) -> VolumeState {
     }
 }
 
+/// The digest of a quota's spec: what `DriftSignal::Spec` compares.
+fn quota_spec(q: &ResourceQuota) -> u64 {
+    spec_digest(q.spec.as_ref())
+}
+
+/// A digest of a typed spec, the same for the watched object and the apply's answer (both are
+/// decoded into the same type and serialized again, so the wire's key order does not matter).
+pub fn spec_digest<T: serde::Serialize>(spec: Option<&T>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_vec(&spec).unwrap_or_default().hash(&mut h);
+    h.finish()
+}
+
 /// The load-balancer addresses of a Service (the mail host's DNS records).
 fn service_addresses(s: &Service) -> Vec<std::net::IpAddr> {
     let mut out: Vec<std::net::IpAddr> = s
@@ -231,6 +245,8 @@ pub struct Children {
     pub services: Arc<CompactCache<Vec<std::net::IpAddr>>>,
     pub config_maps: Arc<CompactCache>,
     pub secrets: Arc<CompactCache>,
+    /// The digest of each quota's spec (`DriftSignal::Spec`).
+    pub quotas: Arc<CompactCache<u64>>,
 }
 
 impl Children {
@@ -241,6 +257,7 @@ impl Children {
         let mut triggers = Vec::new();
         let (mut deployments, mut volumes, mut services, mut config_maps, mut secrets) =
             (None, None, None, None, None);
+        let mut quotas = None;
         for k in CHILD_KINDS {
             macro_rules! meta {
                 ($t:ty) => {{
@@ -257,12 +274,15 @@ impl Children {
                 }};
             }
             macro_rules! whole {
-                ($t:ty, $state:expr) => {{
+                ($t:ty, $state:expr) => {
+                    whole!($t, $state, true)
+                };
+                ($t:ty, $state:expr, $own_writes_trigger:expr) => {{
                     let (cache, trigger) = compact_cache(
                         Api::<$t>::all(client.clone()),
                         kind_of::<$t>(k),
                         records,
-                        true,
+                        $own_writes_trigger,
                         $state,
                     );
                     caches.push(cache.clone());
@@ -273,7 +293,10 @@ impl Children {
             // The Rust type of each kind of the table; `Cached` says which caches keep state.
             match (k.kind, k.cached) {
                 ("Namespace", Cached::Metadata) => drop(meta!(Namespace)),
-                ("ResourceQuota", Cached::Metadata) => drop(meta!(ResourceQuota)),
+                ("ResourceQuota", Cached::State) => {
+                    // Our own apply's event brings nothing the status reads.
+                    quotas = Some(whole!(ResourceQuota, quota_spec, false));
+                }
                 ("LimitRange", Cached::Metadata) => drop(meta!(LimitRange)),
                 ("NetworkPolicy", Cached::Metadata) => drop(meta!(NetworkPolicy)),
                 ("Role", Cached::Metadata) => drop(meta!(Role)),
@@ -303,9 +326,18 @@ impl Children {
                 services: services.unwrap_or_else(|| panic!("{}", missing("Service"))),
                 config_maps: config_maps.unwrap_or_else(|| panic!("{}", missing("ConfigMap"))),
                 secrets: secrets.unwrap_or_else(|| panic!("{}", missing("Secret"))),
+                quotas: quotas.unwrap_or_else(|| panic!("{}", missing("ResourceQuota"))),
             },
             triggers,
         )
+    }
+
+    /// The spec digest of a cached child of a `DriftSignal::Spec` kind.
+    pub fn spec_digest(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<u64> {
+        match kind {
+            "ResourceQuota" => self.quotas.state(namespace, name),
+            _ => None,
+        }
     }
 
     /// The cache of the kind `api_version`/`kind`, if the operator manages that kind.

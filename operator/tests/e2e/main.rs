@@ -2,6 +2,7 @@
 //! read with the real `kubectl`, as the syndicate's operations team would (issue: the operator).
 
 mod day2;
+mod drift;
 mod faults;
 mod harness;
 mod lifecycle;
