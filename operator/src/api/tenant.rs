@@ -259,6 +259,12 @@ pub struct TenantStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub zones: Vec<ZoneStatus>,
+    /// The tenant's data seen so far, `Secret/<name>` (generated credentials) and
+    /// `PersistentVolumeClaim/<name>` (once Bound): one that disappears is reported
+    /// (`CredentialsLost`, `VolumeLost`) and not re-created until restored or acknowledged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub provisioned: Vec<String>,
 }
 
 /// A published zone.

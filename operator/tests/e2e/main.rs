@@ -6,6 +6,7 @@ mod drift;
 mod faults;
 mod harness;
 mod lifecycle;
+mod losses;
 mod outages;
 mod reliability;
 mod replicas;
