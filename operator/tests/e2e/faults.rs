@@ -1,5 +1,5 @@
 //! Twenty tenants converge while the development cluster fails a tenth of the operator's
-//! requests (409, 429, 500, before and after the write): every object the plan holds exists and
+//! requests (409, 429, 500, before and after the write; watches too; a few timeouts): every object the plan holds exists and
 //! nothing else, and no generated Secret is ever replaced or has a value changed.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,7 +20,8 @@ const TENANTS: usize = 20;
 /// The failure condition only: convergence is measured and printed, not asserted in seconds.
 const CONVERGENCE_TIMEOUT: Duration = Duration::from_secs(300);
 /// A tenth of every request of the operator (reads, writes, status), not the test's own.
-const FAULTS: &str = "seed=10; agents=mutualis/,verbs=get|list|create|update|patch|delete,fraction=0.1,error=409|429|500,when=before|after";
+/// Watches too (a failed watch is re-listed), and a few writes that time out after the fact.
+const FAULTS: &str = "seed=10; agents=mutualis/,verbs=create|update|patch,fraction=0.01,error=timeout,when=after,delay=1s; agents=mutualis/,fraction=0.1,error=409|429|500,when=before|after";
 
 /// What a Secret held when first seen; a change of uid or of a value is a regeneration.
 type SecretsSeen = Arc<Mutex<BTreeMap<(String, String), (String, BTreeMap<String, Vec<u8>>)>>>;
