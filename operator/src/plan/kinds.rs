@@ -23,9 +23,10 @@ pub enum DriftSignal {
     Generation,
     /// Nobody but us writes this kind: any new resourceVersion is an edit.
     ResourceVersion,
-    /// Others write its status often (quota usage): a digest of its `spec`, kept by the
-    /// whole-object watch, is compared with the one our last apply answered, so a spec edit
-    /// is corrected at once and a status write costs nothing.
+    /// Others write its status (quota usage, load-balancer and ingress addresses): a digest of
+    /// its labels, annotations and `spec`, kept by the whole-object watch, is compared with the
+    /// one our last apply answered, so an edit is corrected at once and a status write costs
+    /// nothing.
     Spec,
     /// Only the applied-hash annotation is compared; other drift is corrected at the periodic
     /// resync. Left to PersistentVolumeClaims alone: their one mutable applied field is the
@@ -114,11 +115,10 @@ pub const CHILD_KINDS: &[ChildKind] = &[
     kind("", "v1", "Secret", "secrets", true, Data, ResourceVersion, Metadata),
     kind("", "v1", "ConfigMap", "configmaps", true, Owned, ResourceVersion, Metadata),
     kind("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", true, Data, Hash, State),
-    // A load-balancer or ingress controller writes status once per address: one no-op
-    // re-apply then, and every later edit is seen at once.
-    kind("", "v1", "Service", "services", true, Owned, ResourceVersion, State),
+    // A load-balancer or ingress controller writes their status: compared by digest too.
+    kind("", "v1", "Service", "services", true, Owned, Spec, State),
     kind("apps", "v1", "Deployment", "deployments", true, Owned, Generation, State),
-    kind("networking.k8s.io", "v1", "Ingress", "ingresses", true, Owned, ResourceVersion, Metadata),
+    kind("networking.k8s.io", "v1", "Ingress", "ingresses", true, Owned, Spec, State),
     kind("batch", "v1", "CronJob", "cronjobs", true, Owned, Generation, Metadata),
 ];
 

@@ -209,11 +209,20 @@ struct Answer {
     metadata: Versions,
 }
 
-/// The answer of a quota apply, whose spec digest `DriftSignal::Spec` compares.
-#[derive(serde::Deserialize)]
-struct QuotaAnswer {
-    metadata: Versions,
-    spec: Option<k8s_openapi::api::core::v1::ResourceQuotaSpec>,
+/// The versions and drift digest of a `DriftSignal::Spec` kind's answer, decoded whole as `K`
+/// (the type its cache watches, so both digests are taken the same way).
+async fn digest_answer<K: serde::de::DeserializeOwned + Resource>(
+    client: &Client,
+    request: http::Request<Vec<u8>>,
+    digest: fn(&K) -> u64,
+) -> Result<Versions, kube::Error> {
+    let obj: K = client.request(request).await?;
+    let m = obj.meta();
+    Ok(Versions {
+        generation: m.generation,
+        resource_version: m.resource_version.clone(),
+        spec: Some(digest(&obj)),
+    })
 }
 
 /// Server-side apply of `obj`. The answer is read into [`Versions`] only: decoding whole
@@ -238,14 +247,18 @@ async fn ssa(
             &Patch::Apply(obj),
         )
         .map_err(kube::Error::BuildRequest)?;
-    // The one kind of `DriftSignal::Spec` (`Children::spec_digest` holds the other half).
-    if kind.resource.kind == "ResourceQuota" {
-        let answer: QuotaAnswer = client.request(request).await?;
-        let spec = Some(super::children::spec_digest(answer.spec.as_ref()));
-        return Ok(Versions {
-            spec,
-            ..answer.metadata
-        });
+    // The kinds of `DriftSignal::Spec` (`Children::spec_digest` holds the other half).
+    use super::children::{ingress_digest, quota_digest, service_digest};
+    use k8s_openapi::api::{core::v1 as core, networking::v1 as networking};
+    match kind.resource.kind.as_str() {
+        "ResourceQuota" => {
+            return digest_answer::<core::ResourceQuota>(client, request, quota_digest).await;
+        }
+        "Service" => return digest_answer::<core::Service>(client, request, service_digest).await,
+        "Ingress" => {
+            return digest_answer::<networking::Ingress>(client, request, ingress_digest).await;
+        }
+        _ => {}
     }
     let answer: Answer = client.request(request).await?;
     Ok(answer.metadata)

@@ -208,18 +208,45 @@ fn volume_state(v: &PersistentVolumeClaim) -> VolumeState {
     }
 }
 
-/// The digest of a quota's spec: what `DriftSignal::Spec` compares.
-fn quota_spec(q: &ResourceQuota) -> u64 {
-    spec_digest(q.spec.as_ref())
+/// What `DriftSignal::Spec` compares: a digest of the labels, annotations and spec of an
+/// object, the same for the watched object and the apply's answer (both are decoded into the
+/// same type and serialized again, so the wire's key order does not matter). Status, the
+/// resource version and managed fields are left out: others' status writes change nothing.
+pub fn drift_digest<K: Resource, S: serde::Serialize>(obj: &K, spec: Option<&S>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let m = obj.meta();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_vec(&(&m.labels, &m.annotations, spec))
+        .unwrap_or_default()
+        .hash(&mut h);
+    h.finish()
 }
 
-/// A digest of a typed spec, the same for the watched object and the apply's answer (both are
-/// decoded into the same type and serialized again, so the wire's key order does not matter).
-pub fn spec_digest<T: serde::Serialize>(spec: Option<&T>) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_vec(&spec).unwrap_or_default().hash(&mut h);
-    h.finish()
+pub fn quota_digest(q: &ResourceQuota) -> u64 {
+    drift_digest(q, q.spec.as_ref())
+}
+
+pub fn service_digest(s: &Service) -> u64 {
+    drift_digest(s, s.spec.as_ref())
+}
+
+pub fn ingress_digest(i: &Ingress) -> u64 {
+    drift_digest(i, i.spec.as_ref())
+}
+
+/// What the reconciler keeps of a Service: its load-balancer addresses (the mail host's DNS
+/// records) and its drift digest.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServiceState {
+    pub addresses: Vec<std::net::IpAddr>,
+    pub digest: u64,
+}
+
+fn service_state(s: &Service) -> ServiceState {
+    ServiceState {
+        addresses: service_addresses(s),
+        digest: service_digest(s),
+    }
 }
 
 /// The load-balancer addresses of a Service (the mail host's DNS records).
@@ -242,11 +269,12 @@ pub struct Children {
     caches: Vec<Arc<dyn ChildCache>>,
     pub deployments: Arc<CompactCache<WorkloadState>>,
     pub volumes: Arc<CompactCache<VolumeState>>,
-    pub services: Arc<CompactCache<Vec<std::net::IpAddr>>>,
+    pub services: Arc<CompactCache<ServiceState>>,
     pub config_maps: Arc<CompactCache>,
     pub secrets: Arc<CompactCache>,
-    /// The digest of each quota's spec (`DriftSignal::Spec`).
+    /// The drift digest of each quota and Ingress (`DriftSignal::Spec`).
     pub quotas: Arc<CompactCache<u64>>,
+    pub ingresses: Arc<CompactCache<u64>>,
 }
 
 impl Children {
@@ -257,7 +285,7 @@ impl Children {
         let mut triggers = Vec::new();
         let (mut deployments, mut volumes, mut services, mut config_maps, mut secrets) =
             (None, None, None, None, None);
-        let mut quotas = None;
+        let (mut quotas, mut ingresses) = (None, None);
         for k in CHILD_KINDS {
             macro_rules! meta {
                 ($t:ty) => {{
@@ -295,7 +323,7 @@ impl Children {
                 ("Namespace", Cached::Metadata) => drop(meta!(Namespace)),
                 ("ResourceQuota", Cached::State) => {
                     // Our own apply's event brings nothing the status reads.
-                    quotas = Some(whole!(ResourceQuota, quota_spec, false));
+                    quotas = Some(whole!(ResourceQuota, quota_digest, false));
                 }
                 ("LimitRange", Cached::Metadata) => drop(meta!(LimitRange)),
                 ("NetworkPolicy", Cached::Metadata) => drop(meta!(NetworkPolicy)),
@@ -303,13 +331,15 @@ impl Children {
                 ("RoleBinding", Cached::Metadata) => drop(meta!(RoleBinding)),
                 ("Secret", Cached::Metadata) => secrets = Some(meta!(Secret)),
                 ("ConfigMap", Cached::Metadata) => config_maps = Some(meta!(ConfigMap)),
-                ("Ingress", Cached::Metadata) => drop(meta!(Ingress)),
+                ("Ingress", Cached::State) => {
+                    ingresses = Some(whole!(Ingress, ingress_digest, false));
+                }
                 ("CronJob", Cached::Metadata) => drop(meta!(CronJob)),
                 ("PersistentVolumeClaim", Cached::State) => {
                     volumes = Some(whole!(PersistentVolumeClaim, volume_state));
                 }
                 ("Service", Cached::State) => {
-                    services = Some(whole!(Service, service_addresses));
+                    services = Some(whole!(Service, service_state));
                 }
                 ("Deployment", Cached::State) => {
                     deployments = Some(whole!(Deployment, deployment_state));
@@ -327,6 +357,7 @@ impl Children {
                 config_maps: config_maps.unwrap_or_else(|| panic!("{}", missing("ConfigMap"))),
                 secrets: secrets.unwrap_or_else(|| panic!("{}", missing("Secret"))),
                 quotas: quotas.unwrap_or_else(|| panic!("{}", missing("ResourceQuota"))),
+                ingresses: ingresses.unwrap_or_else(|| panic!("{}", missing("Ingress"))),
             },
             triggers,
         )
@@ -336,6 +367,8 @@ impl Children {
     pub fn spec_digest(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<u64> {
         match kind {
             "ResourceQuota" => self.quotas.state(namespace, name),
+            "Service" => self.services.state(namespace, name).map(|s| s.digest),
+            "Ingress" => self.ingresses.state(namespace, name),
             _ => None,
         }
     }

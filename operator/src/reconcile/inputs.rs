@@ -65,6 +65,7 @@ pub fn observe(ctx: &Context, namespace: &str, draft: Option<&Plan>) -> PlanInpu
             && matches!(o, Object::Service(s) if s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer"))
     })
     .and_then(|name| ctx.children.services.state(Some(namespace), &name))
+    .map(|s| s.addresses)
     .unwrap_or_default();
     PlanInputs {
         dkim,
