@@ -3,14 +3,14 @@
 //!
 //! Flags (anywhere on the line): `--pod-security-strict`, `--no-pod-security`,
 //! `--no-resource-quota`, `--no-limit-range-defaults`, `--load-balancer-pool=CIDR`,
-//! `--ingress-address=IPV4`.
+//! `--ingress-address=IPV4`, `--faults=RULES` (README.md, Fault injection).
 
 use std::time::Duration;
 
 fn usage_error(msg: &str) -> ! {
     eprintln!("serve: {msg}");
     eprintln!(
-        "usage: serve [PORT] [KUBECONFIG] [READY_DELAY_MS] [--pod-security-strict] [--no-pod-security] [--no-resource-quota] [--no-limit-range-defaults] [--load-balancer-pool=CIDR] [--ingress-address=IPV4]"
+        "usage: serve [PORT] [KUBECONFIG] [READY_DELAY_MS] [--pod-security-strict] [--no-pod-security] [--no-resource-quota] [--no-limit-range-defaults] [--load-balancer-pool=CIDR] [--ingress-address=IPV4] [--faults=RULES]"
     );
     std::process::exit(2)
 }
@@ -37,6 +37,11 @@ async fn main() -> Result<(), devcluster::Error> {
                         "--ingress-address {value:?} is not an IPv4 address (e.g. 203.0.113.10)"
                     ))
                 })
+            }
+            "--faults" => {
+                config.faults = value
+                    .parse()
+                    .unwrap_or_else(|e: devcluster::FaultPlanError| usage_error(&e.to_string()))
             }
             f if f.starts_with("--") => usage_error(&format!("unknown flag {f:?}")),
             _ => positional.push(arg),

@@ -17,9 +17,11 @@ mod crd;
 mod delete;
 mod discovery;
 mod dups;
+mod faults;
 mod fieldset;
 mod handlers;
 mod immutable;
+mod inject;
 mod jsonpath;
 mod k8up;
 mod managed;
@@ -48,6 +50,7 @@ mod watch;
 mod write;
 
 pub use addresses::{Ipv4Pool, PoolError};
+pub use faults::{Fault, FaultError, FaultPlan, FaultPlanError, FaultRule, When};
 pub use recorder::RecordedRequest;
 pub use simulate::FAIL_ANNOTATION;
 
@@ -97,6 +100,9 @@ pub struct Config {
     pub ingress_address: Ipv4Addr,
     /// K8up installed: its CRDs at start, its jobs simulated (see `k8up`). On by default.
     pub k8up: bool,
+    /// Faults injected into requests from the start (none by default); changed at run time by
+    /// [`DevCluster::set_faults`] or `PUT /_devcluster/faults`. See README.md.
+    pub faults: FaultPlan,
 }
 
 impl Default for Config {
@@ -114,6 +120,7 @@ impl Default for Config {
             load_balancer_pool: Ipv4Pool::default(),
             ingress_address: Ipv4Addr::new(203, 0, 113, 10),
             k8up: true,
+            faults: FaultPlan::default(),
         }
     }
 }
@@ -183,6 +190,16 @@ impl DevCluster {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+    }
+
+    /// Replaces the injected faults (an empty plan stops them).
+    pub fn set_faults(&self, plan: FaultPlan) {
+        self.shared.faults.set(plan);
+    }
+
+    /// Faults injected since the cluster started.
+    pub fn faults_injected(&self) -> u64 {
+        self.shared.faults.injected()
     }
 
     /// The current global resource version.

@@ -45,6 +45,9 @@ pub async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response 
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    if path.trim_end_matches('/') == FAULTS_PATH {
+        return crate::inject::admin(&shared, &parts.method, &body);
+    }
     if let Some(r) = non_resource(&shared, &parts.method, &path, &accept) {
         return r;
     }
@@ -76,6 +79,31 @@ pub async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response 
         }
         log.push(rec);
     }
+    let verb = handlers::verb(&parts.method, &route, &query);
+    let agent = parts
+        .headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let fault = verb.and_then(|v| {
+        shared.faults.pick(
+            v,
+            &route.resource,
+            route.sub.as_deref().unwrap_or_default(),
+            agent,
+        )
+    });
+    let target = (
+        route.group.clone(),
+        route.resource.clone(),
+        route.name.clone(),
+    );
+    if let Some(f) = fault.filter(|f| crate::inject::before(f, verb)) {
+        return crate::inject::answer(f, &target).await;
+    }
+    if let Some(f) = fault.filter(|f| f.error.is_none()) {
+        tokio::time::sleep(f.delay).await;
+    }
     let req = Req {
         method: &parts.method,
         route,
@@ -83,8 +111,16 @@ pub async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response 
         headers: &parts.headers,
         body,
     };
-    handlers::handle(shared.clone(), req).await
+    let response = handlers::handle(shared.clone(), req).await;
+    match fault {
+        // The write happened; the client is told it did not.
+        Some(f) if f.error.is_some() => crate::inject::answer(f, &target).await,
+        _ => response,
+    }
 }
+
+/// The fault injection admin endpoint (README.md, Fault injection).
+pub const FAULTS_PATH: &str = "/_devcluster/faults";
 
 fn non_resource(
     shared: &Shared,

@@ -30,6 +30,8 @@ pub struct Shared {
     /// Bumped by the expiry test hook: open watches end with an in-stream 410.
     pub expire_tx: watch::Sender<u64>,
     pub requests: Mutex<Vec<RecordedRequest>>,
+    /// Injected faults (own lock: drawn before the state is locked).
+    pub faults: crate::faults::Faults,
 }
 
 impl Shared {
@@ -48,7 +50,9 @@ impl Shared {
         let (rv_tx, _) = watch::channel(state.store.rv());
         let (stop_tx, _) = watch::channel(false);
         let (expire_tx, _) = watch::channel(0);
+        let faults = crate::faults::Faults::new(config.faults.clone());
         Arc::new(Self {
+            faults,
             state: Mutex::new(state),
             config,
             rv_tx,

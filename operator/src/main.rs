@@ -66,6 +66,11 @@ struct DevclusterArgs {
     /// (upstream only refuses the pods, which the development cluster does not run).
     #[arg(long)]
     pod_security_strict: bool,
+    /// Faults to inject into requests, e.g.
+    /// `seed=1; verbs=create|patch,fraction=0.1,error=409|429|500,when=before|after`
+    /// (devcluster/README.md, Fault injection).
+    #[arg(long, env = "DEVCLUSTER_FAULTS", default_value = "")]
+    faults: devcluster::FaultPlan,
 }
 
 #[derive(Args)]
@@ -130,6 +135,7 @@ fn main() -> ExitCode {
                     port: a.port,
                     ready_delay: std::time::Duration::from_millis(a.ready_delay_ms),
                     pod_security_strict: a.pod_security_strict,
+                    faults: a.faults,
                     ..Default::default()
                 },
                 a.kubeconfig,

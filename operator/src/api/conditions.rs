@@ -65,6 +65,12 @@ pub mod reasons {
     pub const NAMESPACE_CONFLICT: &str = "NamespaceConflict";
     /// A reconcile is under way or being retried after a failure.
     pub const RECONCILING: &str = "Reconciling";
+    /// A generated Secret the tenant had is gone; not re-created until restored or
+    /// acknowledged (`mutualis.io/acknowledge-lost`), since its data may need the old value.
+    pub const CREDENTIALS_LOST: &str = "CredentialsLost";
+    /// A volume claim the tenant had Bound is gone; not re-created empty until restored or
+    /// acknowledged (`mutualis.io/acknowledge-lost`).
+    pub const VOLUME_LOST: &str = "VolumeLost";
     /// The last reconcile applied the whole plan.
     pub const RECONCILED: &str = "Reconciled";
 }

@@ -304,6 +304,12 @@ pub struct TenantStatus {
     /// The last successful backup and check, the repository, the latest restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<super::BackupStatus>,
+    /// The tenant's data seen so far, `Secret/<name>` (generated credentials) and
+    /// `PersistentVolumeClaim/<name>` (once Bound): one that disappears is reported
+    /// (`CredentialsLost`, `VolumeLost`) and not re-created until restored or acknowledged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub provisioned: Vec<String>,
 }
 
 /// A published zone.

@@ -49,6 +49,10 @@ pub struct DevArgs {
     /// Log filter, in RUST_LOG syntax.
     #[arg(long, default_value = "warn")]
     pub log_level: String,
+    /// Faults the development cluster injects into requests, to watch the operator cope
+    /// (devcluster/README.md, Fault injection).
+    #[arg(long, env = "DEVCLUSTER_FAULTS", default_value = "")]
+    pub faults: devcluster::FaultPlan,
 }
 
 /// Errors of `mutualis dev`.
@@ -378,6 +382,7 @@ pub async fn run(args: DevArgs) -> Result<(), DevError> {
         ready_delay: Duration::from_millis(args.ready_delay_ms),
         resource_quota: true,
         pod_security_strict: true,
+        faults: args.faults.clone(),
         ..Default::default()
     })
     .await?;

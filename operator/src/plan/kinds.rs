@@ -23,8 +23,15 @@ pub enum DriftSignal {
     Generation,
     /// Nobody but us writes this kind: any new resourceVersion is an edit.
     ResourceVersion,
-    /// Others write its status often (quota usage, volume binding): only the applied-hash
-    /// annotation is compared; other drift is corrected at the periodic resync.
+    /// Others write its status (quota usage, load-balancer and ingress addresses): a digest of
+    /// its labels, annotations and `spec`, kept by the whole-object watch, is compared with the
+    /// one our last apply answered, so an edit is corrected at once and a status write costs
+    /// nothing.
+    Spec,
+    /// Only the applied-hash annotation is compared; other drift is corrected at the periodic
+    /// resync. Left to PersistentVolumeClaims alone: their one mutable applied field is the
+    /// storage request, which cannot shrink and whose growth by someone else is kept on
+    /// purpose (no volume shrinks), so there is nothing to correct promptly.
     Hash,
 }
 
@@ -102,15 +109,15 @@ const fn kind(
 }
 
 use Cached::{Metadata, State};
-use DriftSignal::{Generation, Hash, ResourceVersion};
+use DriftSignal::{Generation, Hash, ResourceVersion, Spec};
 use Retention::{Data, Namespace, Owned};
 
 /// Every kind, in apply order: what others depend on first. Secrets are not planned objects
 /// (the plan only requests them, see `secrets`) but are children all the same.
 #[rustfmt::skip]
 pub const CHILD_KINDS: &[ChildKind] = &[
-    kind("", "v1", "Namespace", "namespaces", false, Namespace, Hash, Metadata),
-    kind("", "v1", "ResourceQuota", "resourcequotas", true, Owned, Hash, Metadata),
+    kind("", "v1", "Namespace", "namespaces", false, Namespace, ResourceVersion, Metadata),
+    kind("", "v1", "ResourceQuota", "resourcequotas", true, Owned, Spec, State),
     kind("", "v1", "LimitRange", "limitranges", true, Owned, ResourceVersion, Metadata),
     kind("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true, Owned, ResourceVersion, Metadata),
     kind("rbac.authorization.k8s.io", "v1", "Role", "roles", true, Owned, ResourceVersion, Metadata),
@@ -119,9 +126,10 @@ pub const CHILD_KINDS: &[ChildKind] = &[
     kind("", "v1", "ConfigMap", "configmaps", true, Owned, ResourceVersion, Metadata),
     kind("cert-manager.io", "v1", "Certificate", "certificates", true, Owned, Generation, Metadata),
     kind("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", true, Data, Hash, State),
-    kind("", "v1", "Service", "services", true, Owned, Hash, State),
+    // A load-balancer or ingress controller writes their status: compared by digest too.
+    kind("", "v1", "Service", "services", true, Owned, Spec, State),
     kind("apps", "v1", "Deployment", "deployments", true, Owned, Generation, State),
-    kind("networking.k8s.io", "v1", "Ingress", "ingresses", true, Owned, Hash, Metadata),
+    kind("networking.k8s.io", "v1", "Ingress", "ingresses", true, Owned, Spec, State),
     kind("batch", "v1", "CronJob", "cronjobs", true, Owned, Generation, Metadata),
     // K8up writes the Schedule's status (and a finalizer): only spec edits are drift.
     kind("k8up.io", "v1", "Schedule", "schedules", true, Owned, Generation, Metadata),

@@ -33,6 +33,8 @@ struct Applied {
     hash: String,
     generation: Option<i64>,
     resource_version: Option<String>,
+    /// The digest of the answered spec, for `DriftSignal::Spec` kinds.
+    spec: Option<u64>,
 }
 
 /// Remembers our own writes, so that their watch events are not mistaken for drift.
@@ -45,6 +47,7 @@ impl AppliedRecords {
         key: &ChildKey,
         hash: &str,
         cached: &ChildMeta,
+        cached_spec: Option<u64>,
         drift: DriftSignal,
     ) -> bool {
         if cached.deleting || cached.annotations.get(APPLIED_HASH).map(String::as_str) != Some(hash)
@@ -60,6 +63,7 @@ impl AppliedRecords {
             && match drift {
                 DriftSignal::Generation => rec.generation == cached.generation,
                 DriftSignal::ResourceVersion => rec.resource_version == cached.resource_version,
+                DriftSignal::Spec => rec.spec.is_some() && rec.spec == cached_spec,
                 DriftSignal::Hash => true,
             }
     }
@@ -93,6 +97,7 @@ impl AppliedRecords {
                 hash,
                 generation: versions.generation,
                 resource_version: versions.resource_version,
+                spec: versions.spec,
             },
         );
     }
@@ -160,8 +165,9 @@ pub async fn apply_objects(
             obj.metadata.owner_references = Some(vec![owner.clone()]);
         }
         let cached = cache.get(key.namespace.as_deref(), &key.name);
+        let cached_spec = children.spec_digest(&key.kind, key.namespace.as_deref(), &key.name);
         if let Some(cached) = &cached
-            && records.unchanged(&key, &hash, cached, cache.kind().drift)
+            && records.unchanged(&key, &hash, cached, cached_spec, cache.kind().drift)
         {
             continue;
         }
@@ -214,11 +220,29 @@ fn api_for(client: &Client, cache: &dyn ChildCache, namespace: Option<&str>) -> 
 struct Versions {
     generation: Option<i64>,
     resource_version: Option<String>,
+    #[serde(skip)]
+    spec: Option<u64>,
 }
 
 #[derive(serde::Deserialize)]
 struct Answer {
     metadata: Versions,
+}
+
+/// The versions and drift digest of a `DriftSignal::Spec` kind's answer, decoded whole as `K`
+/// (the type its cache watches, so both digests are taken the same way).
+async fn digest_answer<K: serde::de::DeserializeOwned + Resource>(
+    client: &Client,
+    request: http::Request<Vec<u8>>,
+    digest: fn(&K) -> u64,
+) -> Result<Versions, kube::Error> {
+    let obj: K = client.request(request).await?;
+    let m = obj.meta();
+    Ok(Versions {
+        generation: m.generation,
+        resource_version: m.resource_version.clone(),
+        spec: Some(digest(&obj)),
+    })
 }
 
 /// Server-side apply of `obj`. The answer is read into [`Versions`] only: decoding whole
@@ -243,6 +267,19 @@ async fn ssa(
             &Patch::Apply(obj),
         )
         .map_err(kube::Error::BuildRequest)?;
+    // The kinds of `DriftSignal::Spec` (`Children::spec_digest` holds the other half).
+    use super::children::{ingress_digest, quota_digest, service_digest};
+    use k8s_openapi::api::{core::v1 as core, networking::v1 as networking};
+    match kind.resource.kind.as_str() {
+        "ResourceQuota" => {
+            return digest_answer::<core::ResourceQuota>(client, request, quota_digest).await;
+        }
+        "Service" => return digest_answer::<core::Service>(client, request, service_digest).await,
+        "Ingress" => {
+            return digest_answer::<networking::Ingress>(client, request, ingress_digest).await;
+        }
+        _ => {}
+    }
     let answer: Answer = client.request(request).await?;
     Ok(answer.metadata)
 }
@@ -286,4 +323,57 @@ pub async fn prune(
         }
     }
     Ok(pruned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(rv: &str) -> ChildMeta {
+        ChildMeta {
+            namespace: Some("mutualis-t".into()),
+            name: "tenant-quota".into(),
+            tenant: Some("t".into()),
+            annotations: [(APPLIED_HASH.to_string(), "h".to_string())].into(),
+            generation: Some(1),
+            resource_version: Some(rv.into()),
+            owner_uids: vec![],
+            deleting: false,
+        }
+    }
+
+    /// A quota whose usage others rewrite is unchanged while its spec is; a spec edit is not.
+    #[test]
+    fn the_spec_signal_ignores_status_writes_and_sees_spec_edits() {
+        let records = AppliedRecords::default();
+        let key = ChildKey {
+            kind: "ResourceQuota".into(),
+            namespace: Some("mutualis-t".into()),
+            name: "tenant-quota".into(),
+        };
+        let versions = Versions {
+            generation: Some(1),
+            resource_version: Some("10".into()),
+            spec: Some(7),
+        };
+        records.record(key.clone(), "h".into(), versions);
+        let spec = DriftSignal::Spec;
+        assert!(records.unchanged(&key, "h", &meta("10"), Some(7), spec));
+        assert!(
+            records.unchanged(&key, "h", &meta("11"), Some(7), spec),
+            "status write"
+        );
+        assert!(
+            !records.unchanged(&key, "h", &meta("12"), Some(8), spec),
+            "spec edit"
+        );
+        assert!(
+            !records.unchanged(&key, "h", &meta("12"), None, spec),
+            "not cached"
+        );
+        // The resource-version signal sees any write.
+        let rv = DriftSignal::ResourceVersion;
+        assert!(records.unchanged(&key, "h", &meta("10"), None, rv));
+        assert!(!records.unchanged(&key, "h", &meta("11"), None, rv));
+    }
 }

@@ -229,6 +229,47 @@ fn volume_state(v: &PersistentVolumeClaim) -> VolumeState {
     }
 }
 
+/// What `DriftSignal::Spec` compares: a digest of the labels, annotations and spec of an
+/// object, the same for the watched object and the apply's answer (both are decoded into the
+/// same type and serialized again, so the wire's key order does not matter). Status, the
+/// resource version and managed fields are left out: others' status writes change nothing.
+pub fn drift_digest<K: Resource, S: serde::Serialize>(obj: &K, spec: Option<&S>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let m = obj.meta();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_vec(&(&m.labels, &m.annotations, spec))
+        .unwrap_or_default()
+        .hash(&mut h);
+    h.finish()
+}
+
+pub fn quota_digest(q: &ResourceQuota) -> u64 {
+    drift_digest(q, q.spec.as_ref())
+}
+
+pub fn service_digest(s: &Service) -> u64 {
+    drift_digest(s, s.spec.as_ref())
+}
+
+pub fn ingress_digest(i: &Ingress) -> u64 {
+    drift_digest(i, i.spec.as_ref())
+}
+
+/// What the reconciler keeps of a Service: its load-balancer addresses (the mail host's DNS
+/// records) and its drift digest.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServiceState {
+    pub addresses: Vec<std::net::IpAddr>,
+    pub digest: u64,
+}
+
+fn service_state(s: &Service) -> ServiceState {
+    ServiceState {
+        addresses: service_addresses(s),
+        digest: service_digest(s),
+    }
+}
+
 /// The load-balancer addresses of a Service (the mail host's DNS records).
 fn service_addresses(s: &Service) -> Vec<std::net::IpAddr> {
     let mut out: Vec<std::net::IpAddr> = s
@@ -249,12 +290,15 @@ pub struct Children {
     caches: Vec<Arc<dyn ChildCache>>,
     pub deployments: Arc<CompactCache<WorkloadState>>,
     pub volumes: Arc<CompactCache<VolumeState>>,
-    pub services: Arc<CompactCache<Vec<std::net::IpAddr>>>,
+    pub services: Arc<CompactCache<ServiceState>>,
     pub config_maps: Arc<CompactCache>,
     pub secrets: Arc<CompactCache>,
     /// K8up's Backups, Checks and Restores in the tenants' namespaces (not children: K8up
     /// creates them), for the backup status.
     pub backup_jobs: Arc<super::backup_jobs::JobCache>,
+    /// The drift digest of each quota and Ingress (`DriftSignal::Spec`).
+    pub quotas: Arc<CompactCache<u64>>,
+    pub ingresses: Arc<CompactCache<u64>>,
 }
 
 impl Children {
@@ -265,6 +309,7 @@ impl Children {
         let mut triggers = Vec::new();
         let (mut deployments, mut volumes, mut services, mut config_maps, mut secrets) =
             (None, None, None, None, None);
+        let (mut quotas, mut ingresses) = (None, None);
         for k in CHILD_KINDS {
             macro_rules! meta {
                 ($t:ty) => {{
@@ -281,12 +326,15 @@ impl Children {
                 }};
             }
             macro_rules! whole {
-                ($t:ty, $state:expr) => {{
+                ($t:ty, $state:expr) => {
+                    whole!($t, $state, true)
+                };
+                ($t:ty, $state:expr, $own_writes_trigger:expr) => {{
                     let (cache, trigger) = compact_cache(
                         Api::<$t>::all(client.clone()),
                         kind_of::<$t>(k),
                         records,
-                        true,
+                        $own_writes_trigger,
                         $state,
                     );
                     caches.push(cache.clone());
@@ -297,7 +345,10 @@ impl Children {
             // The Rust type of each kind of the table; `Cached` says which caches keep state.
             match (k.kind, k.cached) {
                 ("Namespace", Cached::Metadata) => drop(meta!(Namespace)),
-                ("ResourceQuota", Cached::Metadata) => drop(meta!(ResourceQuota)),
+                ("ResourceQuota", Cached::State) => {
+                    // Our own apply's event brings nothing the status reads.
+                    quotas = Some(whole!(ResourceQuota, quota_digest, false));
+                }
                 ("LimitRange", Cached::Metadata) => drop(meta!(LimitRange)),
                 ("NetworkPolicy", Cached::Metadata) => drop(meta!(NetworkPolicy)),
                 ("Role", Cached::Metadata) => drop(meta!(Role)),
@@ -305,14 +356,16 @@ impl Children {
                 ("Secret", Cached::Metadata) => secrets = Some(meta!(Secret)),
                 ("ConfigMap", Cached::Metadata) => config_maps = Some(meta!(ConfigMap)),
                 ("Certificate", Cached::Metadata) => drop(meta!(Certificate)),
-                ("Ingress", Cached::Metadata) => drop(meta!(Ingress)),
+                ("Ingress", Cached::State) => {
+                    ingresses = Some(whole!(Ingress, ingress_digest, false));
+                }
                 ("CronJob", Cached::Metadata) => drop(meta!(CronJob)),
                 ("Schedule", Cached::Metadata) => drop(meta!(crate::api::k8up::Schedule)),
                 ("PersistentVolumeClaim", Cached::State) => {
                     volumes = Some(whole!(PersistentVolumeClaim, volume_state));
                 }
                 ("Service", Cached::State) => {
-                    services = Some(whole!(Service, service_addresses));
+                    services = Some(whole!(Service, service_state));
                 }
                 ("Deployment", Cached::State) => {
                     deployments = Some(whole!(Deployment, deployment_state));
@@ -332,9 +385,21 @@ impl Children {
                 config_maps: config_maps.unwrap_or_else(|| panic!("{}", missing("ConfigMap"))),
                 secrets: secrets.unwrap_or_else(|| panic!("{}", missing("Secret"))),
                 backup_jobs,
+                quotas: quotas.unwrap_or_else(|| panic!("{}", missing("ResourceQuota"))),
+                ingresses: ingresses.unwrap_or_else(|| panic!("{}", missing("Ingress"))),
             },
             triggers,
         )
+    }
+
+    /// The spec digest of a cached child of a `DriftSignal::Spec` kind.
+    pub fn spec_digest(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<u64> {
+        match kind {
+            "ResourceQuota" => self.quotas.state(namespace, name),
+            "Service" => self.services.state(namespace, name).map(|s| s.digest),
+            "Ingress" => self.ingresses.state(namespace, name),
+            _ => None,
+        }
     }
 
     /// The cache of the kind `api_version`/`kind`, if the operator manages that kind.

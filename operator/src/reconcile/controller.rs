@@ -159,6 +159,10 @@ fn tenant_trigger(t: &Tenant) -> Option<u64> {
     t.metadata.generation.hash(&mut h);
     t.metadata.finalizers.hash(&mut h);
     t.metadata.deletion_timestamp.is_some().hash(&mut h);
+    // An acknowledgement of lost data is acted on at once (reconcile::losses).
+    t.annotations()
+        .get(super::losses::ACKNOWLEDGE_ANNOTATION)
+        .hash(&mut h);
     Some(h.finish())
 }
 

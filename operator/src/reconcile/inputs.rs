@@ -48,6 +48,7 @@ pub fn observe(ctx: &Context, namespace: &str, draft: Option<&Plan>) -> PlanInpu
     let mail_addresses = draft
         .mail_load_balancer()
         .and_then(|o| ctx.children.services.state(Some(namespace), o.name()))
+        .map(|s| s.addresses)
         .unwrap_or_default();
     // cert-manager's Secret carries the tenant's labels (the Certificate's secretTemplate).
     let mail_certificate_issued = draft

@@ -19,6 +19,7 @@ pub mod guards;
 pub mod inputs;
 pub mod keygen;
 pub mod leader;
+pub mod losses;
 pub mod panics;
 pub mod report;
 pub mod secrets;

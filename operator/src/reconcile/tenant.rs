@@ -20,7 +20,7 @@ use super::report::{
     Refusal, condition_is, event, known_status, refuse, report_apply_failure, write_status,
 };
 use super::status::{self, ServiceParts, Verdict, Workloads};
-use super::{cleanup, inputs, volumes};
+use super::{cleanup, inputs, losses, volumes};
 use crate::api::conditions::{self, reasons};
 use crate::api::{Service, Tenant, TenantStatus};
 use crate::plan::{self, Plan};
@@ -104,7 +104,18 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         let grown = volumes::growing(&plan.storage.volumes, &namespace, &ctx.children.volumes);
         (!grown.is_empty()).then(|| volumes::resized_note(&grown))
     };
-    let plan = match realize(tenant, ctx, &validated, plan, inputs).await {
+    // Data the tenant had and lost stays absent until restored or acknowledged (`losses`).
+    let recorded = known_status(tenant, ctx).provisioned;
+    let found = losses::find(&recorded, &plan, &ctx.children);
+    let acked = losses::acknowledged(
+        &found,
+        tenant
+            .annotations()
+            .get(losses::ACKNOWLEDGE_ANNOTATION)
+            .map(String::as_str),
+    );
+    let lost = found.without(&acked);
+    let plan = match realize(tenant, ctx, &validated, plan, inputs, &lost).await {
         Ok(plan) => plan,
         // The API server refused an object: report it and retry slowly, not in a loop.
         Err(err) if err.category() == Category::Rejected => {
@@ -114,8 +125,19 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         Err(err) => return Err(err),
     };
 
+    if tenant
+        .annotations()
+        .contains_key(losses::ACKNOWLEDGE_ANNOTATION)
+    {
+        losses::honoured(tenant, ctx, &acked).await?;
+    }
     let verdicts = service_verdicts(tenant, &plan, ctx);
-    let ready = status::ready_verdict(&verdicts);
+    let ready = if lost.is_empty() {
+        status::ready_verdict(&verdicts)
+    } else {
+        let message = lost.message(&tenant.name_any(), &plan.namespace);
+        Verdict::new(conditions::READY, false, lost.reason(), message)
+    };
     let mut all = vec![
         ready.clone(),
         Verdict::new(
@@ -136,6 +158,7 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         k8s_openapi::jiff::Timestamp::now(),
     );
     all.push(backup.verdict.clone());
+    let newly_lost = !lost.is_empty() && !condition_reason_is(&known, lost.reason(), &ready);
     let desired = TenantStatus {
         observed_generation: tenant.metadata.generation,
         conditions: status::conditions(&known.conditions, &all, tenant.metadata.generation),
@@ -157,6 +180,7 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
             })
             .collect(),
         backup: backup.status.clone(),
+        provisioned: losses::record(&recorded, &acked, &plan, &ctx.children),
     };
     let was_ready = condition_is(&known, conditions::READY, "True");
     tracing::debug!(tenant = %tenant.name_any(), "writing status");
@@ -172,6 +196,17 @@ async fn apply_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         .await;
     }
     super::backups::report(ctx, tenant, known.backup.as_ref(), backup.status.as_ref()).await;
+    if newly_lost {
+        event(
+            ctx,
+            tenant,
+            EventType::Warning,
+            lost.reason(),
+            "Provision",
+            &ready.message,
+        )
+        .await;
+    }
     if let Some(note) = resized {
         event(ctx, tenant, EventType::Normal, "Resized", "Resize", &note).await;
     }
@@ -195,6 +230,7 @@ async fn realize(
     validated: &plan::ValidatedTenant,
     mut plan: Plan,
     mut inputs: plan::PlanInputs,
+    lost: &losses::Losses,
 ) -> Result<Plan> {
     let name = tenant.name_any();
     let owner = owner_reference(tenant);
@@ -224,14 +260,21 @@ async fn realize(
         plan.objects[range].iter().map(|o| o.to_dynamic()).collect()
     };
     apply(dynamic(&plan, 0..split)).await?;
-    if let Some(dkim) = super::secrets::ensure(ctx, &name, &plan.secrets)
-        .await?
-        .dkim
-    {
+    let secrets: Vec<plan::SecretRequest> = plan
+        .secrets
+        .iter()
+        .filter(|s| !lost.holds_secret(&s.name))
+        .cloned()
+        .collect();
+    if let Some(dkim) = super::secrets::ensure(ctx, &name, &secrets).await?.dkim {
         inputs.dkim = Some(dkim);
         plan = plan::build(validated, &inputs);
     }
-    let rest = dynamic(&plan, split..plan.objects.len());
+    let rest: Vec<DynamicObject> = plan.objects[split..]
+        .iter()
+        .filter(|o| !(o.kind() == "PersistentVolumeClaim" && lost.holds_claim(o.name())))
+        .map(|o| o.to_dynamic())
+        .collect();
     let mut keep: BTreeSet<ChildKey> = plan.objects[..split]
         .iter()
         .map(|o| ChildKey {
@@ -281,6 +324,15 @@ async fn realize(
         .expect("pruned lock")
         .insert(name, fingerprint);
     Ok(plan)
+}
+
+/// Whether `known`'s Ready condition already says `verdict` for reason `reason` (the Warning
+/// is published when a loss is first reported or changes, not at every reconcile).
+fn condition_reason_is(known: &TenantStatus, reason: &str, verdict: &Verdict) -> bool {
+    known
+        .conditions
+        .iter()
+        .any(|c| c.type_ == conditions::READY && c.reason == reason && c.message == verdict.message)
 }
 
 /// The owner reference every owned child carries.

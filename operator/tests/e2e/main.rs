@@ -3,8 +3,11 @@
 
 mod backups;
 mod day2;
+mod drift;
+mod faults;
 mod harness;
 mod lifecycle;
+mod losses;
 mod outages;
 mod publishing;
 mod reliability;
