@@ -99,6 +99,10 @@ fn planned(names: &[String]) -> BTreeSet<String> {
         for s in &plan.secrets {
             out.insert(format!("Secret {}/{}", s.namespace, s.name));
         }
+        // The mail certificate's Secret, which cert-manager issues with the tenant's labels.
+        if let Some(secret) = plan.mail_certificate_secret() {
+            out.insert(format!("Secret {}/{secret}", plan.namespace));
+        }
     }
     out
 }

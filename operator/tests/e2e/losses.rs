@@ -28,7 +28,15 @@ async fn lost_credentials_and_volumes_wait_for_an_acknowledgement() {
     let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &ns);
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(env.client.clone(), &ns);
     let ours = ListParams::default().labels("app.kubernetes.io/managed-by=mutualis");
-    let secret = secrets.list(&ours).await.unwrap().items[0].clone();
+    // A generated one, not the certificate issuer's TLS Secret.
+    let secret = secrets
+        .list(&ours)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|s| s.type_.as_deref() != Some("kubernetes.io/tls"))
+        .unwrap();
     let secret_name = secret.metadata.name.clone().unwrap();
     let claim_name = claims.list(&ListParams::default()).await.unwrap().items[0]
         .metadata
@@ -135,6 +143,7 @@ async fn a_deleted_namespace_does_not_come_back_with_new_credentials() {
         .unwrap()
         .items
         .into_iter()
+        .filter(|s| s.type_.as_deref() != Some("kubernetes.io/tls"))
         .filter_map(|s| s.metadata.name)
         .collect();
     assert!(!names.is_empty());
@@ -169,12 +178,14 @@ async fn a_deleted_namespace_does_not_come_back_with_new_credentials() {
     )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
+    // The certificate issuer may issue the TLS Secret again: it holds nothing of the tenant's.
     let back: Vec<Option<String>> = secrets
         .list(&ours)
         .await
         .unwrap()
         .items
         .into_iter()
+        .filter(|s| s.type_.as_deref() != Some("kubernetes.io/tls"))
         .map(|s| s.metadata.name)
         .collect();
     assert!(back.is_empty(), "re-created: {back:?}");
