@@ -10,7 +10,7 @@
 //! evaluate here (for instance because it calls one of those) is not enforced: the write goes
 //! through with a `Warning` saying so, since a real server would have accepted the CRD.
 
-use crate::status::Cause;
+use crate::Cause;
 use cel_interpreter::extractors::This;
 use cel_interpreter::objects::{Key, Map};
 use cel_interpreter::{Context, Program, Value as Cel};
@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Compiled rules, by source text (a CRD's rules are evaluated on every write).
-fn compiled(rule: &str) -> Result<Arc<Program>, String> {
+pub fn compile(rule: &str) -> Result<Arc<Program>, String> {
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<Program>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(p) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(rule) {
@@ -107,6 +107,23 @@ fn kubernetes_strings(ctx: &mut Context) {
     );
 }
 
+/// Calls `f` with the source of every rule of the schema, at any depth.
+pub fn each_rule(s: &Value, f: &mut dyn FnMut(&str)) {
+    for r in s["x-kubernetes-validations"].as_array().into_iter().flatten() {
+        if let Some(rule) = r["rule"].as_str() {
+            f(rule);
+        }
+    }
+    for child in s["properties"].as_object().into_iter().flat_map(|p| p.values()) {
+        each_rule(child, f);
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = s.get(key).filter(|c| c.is_object()) {
+            each_rule(child, f);
+        }
+    }
+}
+
 fn join(path: &str, field: &str) -> String {
     if path.is_empty() {
         field.to_string()
@@ -143,7 +160,7 @@ fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, out: 
             Some("FieldValueDuplicate") => "FieldValueDuplicate",
             _ => "FieldValueInvalid",
         };
-        let outcome = compiled(rule).and_then(|p| {
+        let outcome = compile(rule).and_then(|p| {
             let mut ctx = Context::default();
             kubernetes_strings(&mut ctx);
             ctx.add_variable_from_value("self", to_cel(v));
@@ -161,11 +178,11 @@ fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, out: 
                     .unwrap_or_else(|| format!("failed rule: {rule}")),
             ),
             Ok(other) => {
-                out.warnings.push(format!("devcluster: CEL rule {rule:?} at {field} gave {other:?}, not a bool; not enforced"));
+                out.warnings.push(format!("CEL rule {rule:?} at {field} gave {other:?}, not a bool; not enforced"));
                 None
             }
             Err(e) => {
-                out.warnings.push(format!("devcluster: CEL rule {rule:?} at {field} could not be evaluated ({e}); not enforced"));
+                out.warnings.push(format!("CEL rule {rule:?} at {field} could not be evaluated ({e}); not enforced"));
                 None
             }
         };

@@ -1,0 +1,150 @@
+//! The API server's handling of a custom resource against its CRD's structural schema, in the
+//! apiextensions server's order: drop nulls of non-nullable fields, apply `default`s, prune
+//! unknown fields, validate (types, required, enums, patterns, bounds, sizes, list-type
+//! uniqueness) and evaluate the `x-kubernetes-validations` CEL rules.
+//!
+//! One implementation for two users: the development cluster runs it on every write of a
+//! custom resource, and `mutualis render`/`plan` run it on their input, so the offline commands
+//! accept exactly what the API accepts. No Kubernetes client types: JSON values in, causes out.
+
+pub mod cel;
+pub mod schema;
+
+use serde_json::Value;
+
+/// One `details.causes` entry of a 422: the field path, a reason as the API names it
+/// (`FieldValueInvalid`, `FieldValueRequired`, ...) and the message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cause {
+    pub reason: &'static str,
+    pub field: String,
+    pub message: String,
+}
+
+impl Cause {
+    pub fn new(reason: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// `spec.plan: Unsupported value: "bad"` — the field path prefixes the message.
+    pub fn render(&self) -> String {
+        if self.field.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{}: {}", self.field, self.message)
+        }
+    }
+}
+
+/// What admission found. The object has been defaulted and pruned in place.
+#[derive(Debug, Default)]
+pub struct Admission {
+    /// Paths of the fields pruned as unknown (`spec.deletionPolcy`). Under strict field
+    /// validation (kubectl's default) any one refuses the write.
+    pub unknown: Vec<String>,
+    /// Schema and CEL violations; any one refuses the write.
+    pub causes: Vec<Cause>,
+    /// Rules that could not be evaluated and were therefore not enforced.
+    pub warnings: Vec<String>,
+}
+
+/// Defaults, prunes and validates `obj` (a whole object, `apiVersion` to `status`) against the
+/// CRD version's `openAPIV3Schema`; `old` is the stored object on update (transition rules).
+pub fn admit(openapi_schema: &Value, obj: &mut Value, old: Option<&Value>) -> Admission {
+    schema::default(obj, openapi_schema, true);
+    let mut unknown = Vec::new();
+    schema::prune(obj, openapi_schema, "", true, &mut unknown);
+    let mut causes = Vec::new();
+    schema::validate(obj, openapi_schema, "", true, &mut causes);
+    let (cel_causes, warnings) = cel::check(openapi_schema, obj, old);
+    causes.extend(cel_causes);
+    Admission {
+        unknown,
+        causes,
+        warnings,
+    }
+}
+
+/// The fields the schema allows in the object that holds `path` (`spec.members[2].domian` →
+/// the member's fields), for a message about an unknown field.
+pub fn allowed_beside(openapi_schema: &Value, path: &str) -> Vec<String> {
+    let parent = path.rfind('.').map_or("", |i| &path[..i]);
+    let mut s = openapi_schema;
+    for part in parent.split('.').filter(|p| !p.is_empty()) {
+        let (key, indexes) = part.split_once('[').unwrap_or((part, ""));
+        s = s["properties"]
+            .get(key)
+            .unwrap_or_else(|| &s["additionalProperties"]);
+        for _ in indexes.split('[').filter(|i| !i.is_empty()) {
+            s = &s["items"];
+        }
+    }
+    let mut names: Vec<String> = s["properties"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    if parent.is_empty() {
+        names.retain(|n| n != "status");
+        names.extend(["apiVersion", "kind", "metadata"].map(String::from));
+    }
+    names.sort();
+    names
+}
+
+/// Every CEL rule of a schema that does not compile here, with its error: such a rule would
+/// go unenforced, so the owner of a CRD can assert there is none.
+pub fn uncompilable_rules(openapi_schema: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    cel::each_rule(openapi_schema, &mut |rule| {
+        if let Err(e) = cel::compile(rule) {
+            out.push((rule.to_string(), e));
+        }
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn allowed_fields_are_those_beside_the_unknown_one() {
+        let s = json!({"type": "object", "properties": {
+            "spec": {"type": "object", "properties": {
+                "members": {"type": "array", "items": {"type": "object", "properties": {"name": {}, "domain": {}}}},
+                "tier": {}}},
+            "status": {}}});
+        assert_eq!(
+            allowed_beside(&s, "spec.members[3].domian"),
+            ["domain", "name"]
+        );
+        assert_eq!(allowed_beside(&s, "spec.tierr"), ["members", "tier"]);
+        assert_eq!(
+            allowed_beside(&s, "specc"),
+            ["apiVersion", "kind", "metadata", "spec"]
+        );
+    }
+
+    #[test]
+    fn admission_defaults_then_validates_and_reports_unknown_fields() {
+        let s = json!({"type": "object", "properties": {"spec": {"type": "object",
+            "x-kubernetes-validations": [{"rule": "self.n >= 1", "message": "n must be positive"}],
+            "properties": {"n": {"type": "integer", "default": 0}, "on": {"type": "boolean"}}}}});
+        let mut obj = json!({"spec": {"on": "true", "typo": 1}});
+        let a = admit(&s, &mut obj, None);
+        assert_eq!(a.unknown, ["spec.typo"]);
+        assert_eq!(obj["spec"]["n"], 0, "defaulted before the rules ran");
+        let fields: Vec<&str> = a.causes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["spec.on", "spec"]);
+        assert!(a.warnings.is_empty());
+        let mut bad_rule = json!({"x-kubernetes-validations": [{"rule": "self.("}]});
+        assert_eq!(uncompilable_rules(&bad_rule).len(), 1);
+        bad_rule["x-kubernetes-validations"][0]["rule"] = json!("true");
+        assert!(uncompilable_rules(&bad_rule).is_empty());
+    }
+}
