@@ -54,6 +54,22 @@ fn to_cel(v: &Value) -> Cel {
     }
 }
 
+/// The value a failed rule is reported with: the API names the type of the value at the
+/// rule's field (`"object"`); a scalar is named itself (shortened), which says more.
+fn shown_at(v: &Value, field_path: Option<&str>) -> String {
+    let mut at = v;
+    for key in field_path.unwrap_or_default().split('.').filter(|k| !k.is_empty()) {
+        match at.get(key) {
+            Some(x) => at = x,
+            None => break,
+        }
+    }
+    match at {
+        Value::Object(_) | Value::Array(_) | Value::Null => format!("\"{}\"", type_word(at)),
+        scalar => crate::schema::show(scalar),
+    }
+}
+
 fn type_word(v: &Value) -> &'static str {
     match v {
         Value::Object(_) => "object",
@@ -190,7 +206,7 @@ fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, out: 
             let (reason, message) = match reason {
                 "FieldValueInvalid" => (
                     reason,
-                    format!("Invalid value: \"{}\": {msg}", type_word(v)),
+                    format!("Invalid value: {}: {msg}", shown_at(v, r["fieldPath"].as_str())),
                 ),
                 "FieldValueForbidden" => (reason, format!("Forbidden: {msg}")),
                 "FieldValueRequired" => (reason, format!("Required value: {msg}")),
@@ -291,7 +307,7 @@ mod tests {
             (causes[0].field.as_str(), causes[0].message.as_str()),
             (
                 "spec.storageGi",
-                "Invalid value: \"object\": storage cannot shrink"
+                "Invalid value: 500: storage cannot shrink"
             )
         );
     }

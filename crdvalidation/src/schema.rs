@@ -249,7 +249,10 @@ pub fn validate(v: &Value, s: &Value, path: &str, root: bool, causes: &mut Vec<C
                 causes.push(Cause::new(
                     "FieldValueTooLong",
                     &here,
-                    format!("Too long: may not be more than {max} bytes"),
+                    format!(
+                        "Too long: {}: may not be more than {max} characters (found {n})",
+                        show(v)
+                    ),
                 ));
             }
             if let Some(min) = s["minLength"].as_u64().filter(|m| n < *m) {
