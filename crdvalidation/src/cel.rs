@@ -58,7 +58,11 @@ fn to_cel(v: &Value) -> Cel {
 /// rule's field (`"object"`); a scalar is named itself (shortened), which says more.
 fn shown_at(v: &Value, field_path: Option<&str>) -> String {
     let mut at = v;
-    for key in field_path.unwrap_or_default().split('.').filter(|k| !k.is_empty()) {
+    for key in field_path
+        .unwrap_or_default()
+        .split('.')
+        .filter(|k| !k.is_empty())
+    {
         match at.get(key) {
             Some(x) => at = x,
             None => break,
@@ -125,12 +129,20 @@ fn kubernetes_strings(ctx: &mut Context) {
 
 /// Calls `f` with the source of every rule of the schema, at any depth.
 pub fn each_rule(s: &Value, f: &mut dyn FnMut(&str)) {
-    for r in s["x-kubernetes-validations"].as_array().into_iter().flatten() {
+    for r in s["x-kubernetes-validations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         if let Some(rule) = r["rule"].as_str() {
             f(rule);
         }
     }
-    for child in s["properties"].as_object().into_iter().flat_map(|p| p.values()) {
+    for child in s["properties"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.values())
+    {
         each_rule(child, f);
     }
     for key in ["items", "additionalProperties"] {
@@ -183,7 +195,11 @@ fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, out: 
             if let Some(o) = old {
                 ctx.add_variable_from_value("oldSelf", to_cel(o));
             }
-            p.execute(&ctx).map_err(|e| e.to_string())
+            // The interpreter has unfinished paths that panic (`todo!`); a rule it cannot
+            // evaluate is reported as such, never a crash of the server or of the command.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.execute(&ctx)))
+                .map_err(|_| "the CEL interpreter failed on this value".to_string())?
+                .map_err(|e| e.to_string())
         });
         let failure = match outcome {
             Ok(Cel::Bool(true)) => None,
@@ -194,11 +210,15 @@ fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, out: 
                     .unwrap_or_else(|| format!("failed rule: {rule}")),
             ),
             Ok(other) => {
-                out.warnings.push(format!("CEL rule {rule:?} at {field} gave {other:?}, not a bool; not enforced"));
+                out.warnings.push(format!(
+                    "CEL rule {rule:?} at {field} gave {other:?}, not a bool; not enforced"
+                ));
                 None
             }
             Err(e) => {
-                out.warnings.push(format!("CEL rule {rule:?} at {field} could not be evaluated ({e}); not enforced"));
+                out.warnings.push(format!(
+                    "CEL rule {rule:?} at {field} could not be evaluated ({e}); not enforced"
+                ));
                 None
             }
         };
@@ -206,7 +226,10 @@ fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, out: 
             let (reason, message) = match reason {
                 "FieldValueInvalid" => (
                     reason,
-                    format!("Invalid value: {}: {msg}", shown_at(v, r["fieldPath"].as_str())),
+                    format!(
+                        "Invalid value: {}: {msg}",
+                        shown_at(v, r["fieldPath"].as_str())
+                    ),
                 ),
                 "FieldValueForbidden" => (reason, format!("Forbidden: {msg}")),
                 "FieldValueRequired" => (reason, format!("Required value: {msg}")),

@@ -60,8 +60,31 @@ pub fn admit(openapi_schema: &Value, obj: &mut Value, old: Option<&Value>) -> Ad
     schema::prune(obj, openapi_schema, "", true, &mut unknown);
     let mut causes = Vec::new();
     schema::validate(obj, openapi_schema, "", true, &mut causes);
-    let (cel_causes, warnings) = cel::check(openapi_schema, obj, old);
-    causes.extend(cel_causes);
+    // As the apiextensions server (`hasBlockingErr`): a wrong type, a missing field, a value
+    // outside its enum, too long or too many stops the CEL rules, which would otherwise run on
+    // values their types do not describe (and cost more than the limits allow).
+    let blocked = causes.iter().any(|c| {
+        matches!(
+            c.reason,
+            "FieldValueTypeInvalid"
+                | "FieldValueNotSupported"
+                | "FieldValueRequired"
+                | "FieldValueTooLong"
+                | "FieldValueTooMany"
+        )
+    });
+    let warnings = if blocked {
+        causes.push(Cause::new(
+            "FieldValueInvalid",
+            "<nil>",
+            "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation",
+        ));
+        Vec::new()
+    } else {
+        let (cel_causes, warnings) = cel::check(openapi_schema, obj, old);
+        causes.extend(cel_causes);
+        warnings
+    };
     Admission {
         unknown,
         causes,
@@ -140,7 +163,17 @@ mod tests {
         assert_eq!(a.unknown, ["spec.typo"]);
         assert_eq!(obj["spec"]["n"], 0, "defaulted before the rules ran");
         let fields: Vec<&str> = a.causes.iter().map(|c| c.field.as_str()).collect();
-        assert_eq!(fields, ["spec.on", "spec"]);
+        assert_eq!(fields, ["spec.on", "<nil>"], "a type error stops the rules");
+        assert!(a.causes[1].message.contains("rules were not checked"));
+        let mut obj = json!({"spec": {"on": true}});
+        let a = admit(&s, &mut obj, None);
+        let fields: Vec<&str> = a.causes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["spec"], "well typed: the rules run");
+        // A list rule on a string would make the interpreter panic: it is never reached.
+        let s = json!({"type": "object", "properties": {"members": {"type": "array", "items": {"type": "string"},
+            "x-kubernetes-validations": [{"rule": "self.all(m, m != 'x')"}]}}});
+        let a = admit(&s, &mut json!({"members": "x.fr"}), None);
+        assert_eq!(a.causes.len(), 2);
         assert!(a.warnings.is_empty());
         let mut bad_rule = json!({"x-kubernetes-validations": [{"rule": "self.("}]});
         assert_eq!(uncompilable_rules(&bad_rule).len(), 1);

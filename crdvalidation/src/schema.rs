@@ -212,7 +212,14 @@ pub fn validate(v: &Value, s: &Value, path: &str, root: bool, causes: &mut Vec<C
     } else if let Some(want) = s["type"].as_str() {
         let ok = want == actual || (want == "number" && actual == "integer");
         if !ok {
-            causes.push(Cause::new("FieldValueTypeInvalid", &here, format!("Invalid value: {}: {here} in body must be of type {want}: \"{actual}\"", show(v))));
+            causes.push(Cause::new(
+                "FieldValueTypeInvalid",
+                &here,
+                format!(
+                    "Invalid value: {}: {here} in body must be of type {want}: \"{actual}\"",
+                    show(v)
+                ),
+            ));
             return;
         }
     }

@@ -27,7 +27,12 @@ pub fn admit(
     let found = crdvalidation::admit(&schema, obj, old);
     let mut warnings = Vec::new();
     if !found.unknown.is_empty() {
-        let listed = || found.unknown.iter().map(|u| format!("unknown field \"{u}\""));
+        let listed = || {
+            found
+                .unknown
+                .iter()
+                .map(|u| format!("unknown field \"{u}\""))
+        };
         match fv {
             FieldValidation::Strict => {
                 let list: Vec<String> = listed().collect();
@@ -43,6 +48,11 @@ pub fn admit(
     if !found.causes.is_empty() {
         return Err(ApiError::invalid(&def.kind, &def.group, name, found.causes));
     }
-    warnings.extend(found.warnings.into_iter().map(|w| format!("devcluster: {w}")));
+    warnings.extend(
+        found
+            .warnings
+            .into_iter()
+            .map(|w| format!("devcluster: {w}")),
+    );
     Ok(warnings)
 }

@@ -141,11 +141,15 @@ mod tests {
             err.starts_with("t.yaml:10: spec.deletionPolcy: unknown field; allowed here: admins, catalogRef, deletionPolicy"),
             "{err}"
         );
-        let long = TENANT.replace("displayName: X", &format!("displayName: {}", "é".repeat(5000)));
+        let long = TENANT.replace(
+            "displayName: X",
+            &format!("displayName: {}", "é".repeat(5000)),
+        );
         let err = admit("Tenant", &long, &origin()).unwrap_err().to_string();
         assert!(err.len() < 500, "{}", err.len());
         assert!(
-            err.contains("spec.displayName: Too long: \"éé") && err.contains("…: may not be more than 200 characters (found 5000)"),
+            err.contains("spec.displayName: Too long: \"éé")
+                && err.contains("…: may not be more than 200 characters (found 5000)"),
             "{err}"
         );
     }

@@ -266,7 +266,10 @@ fn named<'a>(
         })
 }
 
-pub(super) fn parse<T: serde::de::DeserializeOwned>(doc: &str, origin: &Origin) -> Result<T, CliError> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    doc: &str,
+    origin: &Origin,
+) -> Result<T, CliError> {
     serde_saphyr::from_str(doc).map_err(|e| {
         let (line, column) = e
             .location()

@@ -3,6 +3,7 @@
 //! Scale (ten thousand tenants, fifty megabytes of garbage) is in `scale.rs`.
 
 mod day2;
+mod parity;
 mod reliability;
 mod scale;
 
@@ -112,10 +113,7 @@ fn a_field_of_the_wrong_type_or_value_gives_its_path_and_what_is_allowed() {
     let missing = example("minimal.yaml").replace("  domain: exemple.fr\n", "");
     assert_all(
         &fails("missing.yaml", &missing),
-        &[
-            "missing.yaml:",
-            "spec.domain: Required value",
-        ],
+        &["missing.yaml:", "spec.domain: Required value"],
     );
 }
 

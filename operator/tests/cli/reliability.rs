@@ -112,7 +112,10 @@ fn catalogue_mistakes_are_refused_not_rendered() {
     catalog_fails(
         "ttl: 3600",
         "ttl: 0",
-        &["spec.dns.ttl: Invalid value: 0", "greater than or equal to 60"],
+        &[
+            "spec.dns.ttl: Invalid value: 0",
+            "greater than or equal to 60",
+        ],
     );
     catalog_fails(
         "caaIssuers: [letsencrypt.org]",
