@@ -40,6 +40,9 @@ impl Cause {
     }
 }
 
+/// The cause the API server adds when schema errors kept the CEL rules from running.
+pub const RULES_NOT_CHECKED: &str = "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation";
+
 /// What admission found. The object has been defaulted and pruned in place.
 #[derive(Debug, Default)]
 pub struct Admission {
@@ -74,11 +77,7 @@ pub fn admit(openapi_schema: &Value, obj: &mut Value, old: Option<&Value>) -> Ad
         )
     });
     let warnings = if blocked {
-        causes.push(Cause::new(
-            "FieldValueInvalid",
-            "<nil>",
-            "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation",
-        ));
+        causes.push(Cause::new("FieldValueInvalid", "<nil>", RULES_NOT_CHECKED));
         Vec::new()
     } else {
         let (cel_causes, warnings) = cel::check(openapi_schema, obj, old);

@@ -17,7 +17,7 @@ pub use catalog::{
     ServiceCatalogSpec, SoaTimers, StorageSplit, Tier, Tls, WebTarget,
 };
 pub use catalog_mail::{CatalogMail, MailOutbound, MailRelay, SecretRef};
-pub use crd::{crd_files, crds, crds_yaml};
+pub use crd::{crd_files, crds, crds_yaml, openapi_schema};
 pub use service::Service;
 pub use tenant::{
     DeletionPolicy, Endpoints, Member, NasAccess, Services, Subject, SubjectKind, Subscription,

@@ -7,33 +7,12 @@
 //! YAML is read the way kubectl reads it (go-yaml v2, YAML 1.1 scalars): unquoted `no`, `off`,
 //! `yes`, `on` are booleans, quoted ones are strings; the parity test holds the two together.
 
-use std::sync::OnceLock;
-
 use serde_json::Value;
 
 use super::error::{CliError, Origin};
 use super::input::parse;
 use super::yaml_path::line_of;
-
-/// The `openAPIV3Schema` of each kind's served version, as JSON.
-fn schema_of(kind: &str) -> Option<&'static Value> {
-    static SCHEMAS: OnceLock<Vec<(String, Value)>> = OnceLock::new();
-    SCHEMAS
-        .get_or_init(|| {
-            crate::api::crds()
-                .into_iter()
-                .filter_map(|crd| {
-                    let kind = crd.spec.names.kind.clone();
-                    let json = serde_json::to_value(crd).ok()?;
-                    let schema = json["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone();
-                    Some((kind, schema))
-                })
-                .collect()
-        })
-        .iter()
-        .find(|(k, _)| k == kind)
-        .map(|(_, s)| s)
-}
+use crate::api::openapi_schema as schema_of;
 
 /// `doc` as the API server would store it (defaulted, unknown fields refused as under
 /// `kubectl apply`'s strict field validation), or the first reason it would refuse it.
@@ -57,7 +36,11 @@ pub fn admit(kind: &'static str, doc: &str, origin: &Origin) -> Result<Value, Cl
         });
     }
     if let Some(first) = found.causes.first() {
-        let more = found.causes.len() - 1;
+        // The API's notice that the CEL rules did not run is not an error of its own.
+        let more = found.causes[1..]
+            .iter()
+            .filter(|c| c.message != crdvalidation::RULES_NOT_CHECKED)
+            .count();
         return Err(CliError::Invalid {
             source_name: origin.source.clone(),
             line: at(&first.field),
