@@ -58,10 +58,15 @@ pub struct Admission {
 /// Defaults, prunes and validates `obj` (a whole object, `apiVersion` to `status`) against the
 /// CRD version's `openAPIV3Schema`; `old` is the stored object on update (transition rules).
 pub fn admit(openapi_schema: &Value, obj: &mut Value, old: Option<&Value>) -> Admission {
+    let mut causes = Vec::new();
+    // The schema leaves `metadata` to ObjectMeta validation, which holds a custom resource's
+    // name to a DNS-1123 subdomain.
+    if let Some(name) = obj["metadata"]["name"].as_str().filter(|n| !n.is_empty()) {
+        causes.extend(name_cause(name));
+    }
     schema::default(obj, openapi_schema, true);
     let mut unknown = Vec::new();
     schema::prune(obj, openapi_schema, "", true, &mut unknown);
-    let mut causes = Vec::new();
     schema::validate(obj, openapi_schema, "", true, &mut causes);
     // As the apiextensions server (`hasBlockingErr`): a wrong type, a missing field, a value
     // outside its enum, too long or too many stops the CEL rules, which would otherwise run on
@@ -89,6 +94,38 @@ pub fn admit(openapi_schema: &Value, obj: &mut Value, old: Option<&Value>) -> Ad
         causes,
         warnings,
     }
+}
+
+/// The API server's message for a name that is not a DNS-1123 subdomain.
+pub const DNS1123_SUBDOMAIN: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+
+/// A DNS-1123 label: at most 63 lower-case letters, digits and `-`, alphanumeric at both ends.
+pub fn is_dns1123_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// A DNS-1123 subdomain: labels joined by dots, at most 253 characters.
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
+}
+
+/// The cause for a custom resource's `metadata.name` that is not a DNS-1123 subdomain.
+pub fn name_cause(name: &str) -> Option<Cause> {
+    (!is_dns1123_subdomain(name)).then(|| {
+        Cause::new(
+            "FieldValueInvalid",
+            "metadata.name",
+            format!(
+                "Invalid value: {}: {DNS1123_SUBDOMAIN}",
+                schema::show(&Value::from(name))
+            ),
+        )
+    })
 }
 
 /// The fields the schema allows in the object that holds `path` (`spec.members[2].domian` →
@@ -133,6 +170,23 @@ pub fn uncompilable_rules(openapi_schema: &Value) -> Vec<(String, String)> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn names_are_dns_subdomains() {
+        assert!(is_dns1123_subdomain("gironde-numerique.fr"));
+        for bad in ["Gironde", "a_b", "-a", "a..b", ""] {
+            assert!(!is_dns1123_subdomain(bad), "{bad}");
+        }
+        assert!(!is_dns1123_subdomain(&"a.".repeat(127)));
+        let mut obj = json!({"metadata": {"name": "Bad_Name"}});
+        let a = admit(&json!({"type": "object"}), &mut obj, None);
+        assert_eq!(a.causes[0].field, "metadata.name");
+        assert!(
+            a.causes[0]
+                .message
+                .starts_with("Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain")
+        );
+    }
 
     #[test]
     fn allowed_fields_are_those_beside_the_unknown_one() {

@@ -327,6 +327,16 @@ fn corpus() -> Vec<(&'static str, String, Option<&'static str>)> {
             catalog("ttl: 3600", "ttl: 0"),
             Some("spec.dns.ttl"),
         ),
+        (
+            "catalogue name not a DNS subdomain",
+            catalog("name: gironde-numerique", "name: Gironde_Numerique"),
+            Some("metadata.name"),
+        ),
+        (
+            "unknown top-level field",
+            format!("{BASE}labels:\n  a: b\n"),
+            Some("labels"),
+        ),
     ]
 }
 
@@ -353,7 +363,7 @@ fn offline_commands_and_the_api_accept_and_refuse_the_same_manifests() {
     let dir = tempfile::tempdir().unwrap();
     let catalog_file = root().join("examples/catalog.yaml");
     let cases = corpus();
-    assert!(cases.len() >= 50, "{}", cases.len());
+    assert!(cases.len() >= 55, "{}", cases.len());
     let mut disagreements = Vec::new();
     for (i, (case, yaml, refused_at)) in cases.iter().enumerate() {
         let file = dir.path().join(format!("case-{i}.yaml"));
