@@ -10,7 +10,7 @@ const DNS1123_LABEL: &str = "a lowercase RFC 1123 label must consist of lower ca
 const DNS1035_LABEL: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
 
 // Shared with the offline commands, which hold custom resources' names to the same rule.
-use crdvalidation::{is_dns1123_label as is_label, is_dns1123_subdomain as is_subdomain};
+use crdvalidation::is_dns1123_label as is_label;
 
 /// Checks `metadata.name` by the rule the resource's real validator uses.
 pub fn validate_name(def: &ResourceDef, name: &str) -> Option<Cause> {
