@@ -81,8 +81,16 @@ pub fn admit(openapi_schema: &Value, obj: &mut Value, old: Option<&Value>) -> Ad
                 | "FieldValueTooMany"
         )
     });
-    let warnings = if blocked {
+    // The server has a CEL validator (and says it did not run) only when the schema has rules.
+    let has_rules = || {
+        let mut any = false;
+        cel::each_rule(openapi_schema, &mut |_| any = true);
+        any
+    };
+    let warnings = if blocked && has_rules() {
         causes.push(Cause::new("FieldValueInvalid", "<nil>", RULES_NOT_CHECKED));
+        Vec::new()
+    } else if blocked {
         Vec::new()
     } else {
         let (cel_causes, warnings) = cel::check(openapi_schema, obj, old);
@@ -227,6 +235,10 @@ mod tests {
             "x-kubernetes-validations": [{"rule": "self.all(m, m != 'x')"}]}}});
         let a = admit(&s, &mut json!({"members": "x.fr"}), None);
         assert_eq!(a.causes.len(), 2);
+        // Without rules there is nothing that did not run: no notice.
+        let plain = json!({"type": "object", "properties": {"n": {"type": "integer"}}});
+        let a = admit(&plain, &mut json!({"n": "1"}), None);
+        assert_eq!(a.causes.len(), 1, "{:?}", a.causes);
         assert!(a.warnings.is_empty());
         let mut bad_rule = json!({"x-kubernetes-validations": [{"rule": "self.("}]});
         assert_eq!(uncompilable_rules(&bad_rule).len(), 1);
