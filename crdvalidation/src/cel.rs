@@ -161,6 +161,8 @@ fn join(path: &str, field: &str) -> String {
 }
 
 fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, out: &mut Outcome) {
+    // `self` converted once for all the node's rules (the root's is the whole object).
+    let mut self_cel: Option<Cel> = None;
     for r in s["x-kubernetes-validations"]
         .as_array()
         .into_iter()
@@ -191,7 +193,7 @@ fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, out: 
         let outcome = compile(rule).and_then(|p| {
             let mut ctx = Context::default();
             kubernetes_strings(&mut ctx);
-            ctx.add_variable_from_value("self", to_cel(v));
+            ctx.add_variable_from_value("self", self_cel.get_or_insert_with(|| to_cel(v)).clone());
             if let Some(o) = old {
                 ctx.add_variable_from_value("oldSelf", to_cel(o));
             }

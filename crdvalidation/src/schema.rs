@@ -5,6 +5,8 @@
 
 use crate::Cause;
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 fn join(path: &str, field: &str) -> String {
     if path.is_empty() {
@@ -121,6 +123,21 @@ fn type_name(v: &Value) -> &'static str {
         Value::Array(_) => "array",
         Value::Object(_) => "object",
     }
+}
+
+/// A schema's pattern, compiled once: compiling a Unicode class such as `[^.\s]` costs far more
+/// than matching it, and every write checks the same few patterns. A pattern that does not
+/// compile is not enforced (the API server would have refused the CRD).
+fn pattern(p: &str) -> Option<Arc<regex::Regex>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<Arc<regex::Regex>>>>> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry(p.to_string())
+        .or_insert_with(|| regex::Regex::new(p).ok().map(Arc::new))
+        .clone()
 }
 
 /// How much of a value a message repeats: a 40 KB string is named, not echoed.
@@ -240,7 +257,7 @@ pub fn validate(v: &Value, s: &Value, path: &str, root: bool, causes: &mut Vec<C
     match v {
         Value::String(x) => {
             if let Some(p) = s["pattern"].as_str()
-                && regex::Regex::new(p).is_ok_and(|re| !re.is_match(x))
+                && pattern(p).is_some_and(|re| !re.is_match(x))
             {
                 causes.push(Cause::new(
                     "FieldValueInvalid",
