@@ -59,7 +59,11 @@ mod tests {
         let mut t: Tenant =
             serde_saphyr::from_str(include_str!("../../../examples/minimal.yaml")).unwrap();
         assert_eq!(check_tenant(&t), Ok(()));
-        t.metadata.name = Some("Not_A_Label".into());
+        t.metadata.name = Some("Not_A_Name".into());
+        let e = check_tenant(&t).unwrap_err();
+        assert_eq!(e.field(), Some("metadata.name"), "{e}");
+        // A subdomain, yet no namespace can be named after it: the CRD's root rule.
+        t.metadata.name = Some("not.a.label".into());
         let e = check_tenant(&t).unwrap_err();
         assert_eq!(e.field(), Some("<nil>"));
         assert!(

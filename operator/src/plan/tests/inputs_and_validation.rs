@@ -119,7 +119,7 @@ fn validation_refuses_what_the_builders_cannot_handle() {
         ),
         (
             TENANT.replace("name: villages}", "name: Villages}"),
-            "<nil>: Invalid value: \"object\": a Tenant name must be a DNS-1123 label of at most 54 characters",
+            "metadata.name: Invalid value: \"Villages\": a lowercase RFC 1123 subdomain",
         ),
     ];
     for (yaml, expected) in cases {
