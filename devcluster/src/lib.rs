@@ -9,7 +9,6 @@
 mod addresses;
 mod admission;
 mod apply;
-mod cel;
 mod certificates;
 mod clock;
 mod convert;

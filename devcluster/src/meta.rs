@@ -7,21 +7,10 @@ use crate::status::Cause;
 use serde_json::{Map, Value};
 
 const DNS1123_LABEL: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
-const DNS1123_SUBDOMAIN: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 const DNS1035_LABEL: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
 
-fn is_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-pub fn is_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_label)
-}
+// Shared with the offline commands, which hold custom resources' names to the same rule.
+use crdvalidation::is_dns1123_label as is_label;
 
 /// Checks `metadata.name` by the rule the resource's real validator uses.
 pub fn validate_name(def: &ResourceDef, name: &str) -> Option<Cause> {
@@ -46,9 +35,7 @@ pub fn validate_name(def: &ResourceDef, name: &str) -> Option<Cause> {
             bad.then(|| invalid("may not contain '/' or '%' and may not be '.' or '..'"))
                 .flatten()
         }
-        _ => (!is_subdomain(name))
-            .then(|| invalid(DNS1123_SUBDOMAIN))
-            .flatten(),
+        _ => crdvalidation::name_cause(name),
     }
 }
 

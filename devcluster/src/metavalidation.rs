@@ -2,8 +2,8 @@
 //! annotation keys and total size, owner references, finalizer names. Names with accents
 //! (Sallebœuf) are exactly what this catches before a real cluster would.
 
-use crate::meta::is_subdomain;
 use crate::status::Cause;
+use crdvalidation::is_dns1123_subdomain as is_subdomain;
 use serde_json::Value;
 
 const LABEL_VALUE: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";

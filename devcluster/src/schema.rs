@@ -1,9 +1,10 @@
-//! Structural-schema handling for custom resources, in the order the apiextensions server does
-//! it: defaulting, pruning of unknown fields (rejected or warned per `fieldValidation`), then
-//! validation of types, required fields, enums, patterns, bounds and sizes (422 with causes).
+//! Custom resources through their CRD's structural schema and CEL rules, as the apiextensions
+//! server admits them: the pipeline itself is the `crdvalidation` crate (shared with the
+//! operator's offline commands); this module turns its findings into API errors and warnings
+//! per `fieldValidation`.
 
 use crate::resources::ResourceDef;
-use crate::status::{ApiError, ApiResult, Cause};
+use crate::status::{ApiError, ApiResult};
 use crate::write::FieldValidation;
 use serde_json::Value;
 
@@ -23,381 +24,35 @@ pub fn admit(
     let Some(schema) = def.schema.clone() else {
         return Ok(vec![]);
     };
-    default(obj, &schema, true);
-    let mut unknown = Vec::new();
-    prune(obj, &schema, "", true, &mut unknown);
+    let found = crdvalidation::admit(&schema, obj, old);
     let mut warnings = Vec::new();
-    if !unknown.is_empty() {
+    if !found.unknown.is_empty() {
+        let listed = || {
+            found
+                .unknown
+                .iter()
+                .map(|u| format!("unknown field \"{u}\""))
+        };
         match fv {
             FieldValidation::Strict => {
-                let list: Vec<String> = unknown
-                    .iter()
-                    .map(|u| format!("unknown field \"{u}\""))
-                    .collect();
+                let list: Vec<String> = listed().collect();
                 return Err(ApiError::bad_request(format!(
                     "strict decoding error: {}",
                     list.join(", ")
                 )));
             }
-            FieldValidation::Warn => {
-                warnings.extend(unknown.iter().map(|u| format!("unknown field \"{u}\"")))
-            }
+            FieldValidation::Warn => warnings.extend(listed()),
             FieldValidation::Ignore => {}
         }
     }
-    let mut causes = Vec::new();
-    validate(obj, &schema, "", true, &mut causes);
-    let (cel_causes, cel_warnings) = crate::cel::check(&schema, obj, old);
-    causes.extend(cel_causes);
-    warnings.extend(cel_warnings);
-    if !causes.is_empty() {
-        return Err(ApiError::invalid(&def.kind, &def.group, name, causes));
+    if !found.causes.is_empty() {
+        return Err(ApiError::invalid(&def.kind, &def.group, name, found.causes));
     }
+    warnings.extend(
+        found
+            .warnings
+            .into_iter()
+            .map(|w| format!("devcluster: {w}")),
+    );
     Ok(warnings)
-}
-
-fn join(path: &str, field: &str) -> String {
-    if path.is_empty() {
-        field.to_string()
-    } else {
-        format!("{path}.{field}")
-    }
-}
-
-fn preserves(s: &Value) -> bool {
-    s["x-kubernetes-preserve-unknown-fields"] == true
-}
-
-/// Fills `default`s of absent properties; drops nulls of non-nullable fields first, as the
-/// server does before defaulting.
-pub fn default(v: &mut Value, s: &Value, root: bool) {
-    match v {
-        Value::Object(m) => {
-            if let Some(props) = s["properties"].as_object() {
-                m.retain(|k, x| {
-                    !(x.is_null() && props.get(k).is_some_and(|p| p["nullable"] != true))
-                });
-                for (k, p) in props {
-                    if root && k == "metadata" {
-                        continue;
-                    }
-                    if !m.contains_key(k)
-                        && let Some(d) = p.get("default")
-                    {
-                        m.insert(k.clone(), d.clone());
-                    }
-                    if let Some(child) = m.get_mut(k) {
-                        default(child, p, false);
-                    }
-                }
-            } else if let Some(ap) = s.get("additionalProperties").filter(|a| a.is_object()) {
-                for child in m.values_mut() {
-                    default(child, ap, false);
-                }
-            }
-        }
-        Value::Array(items) => {
-            if let Some(is) = s.get("items") {
-                for i in items {
-                    default(i, is, false);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-fn prune(v: &mut Value, s: &Value, path: &str, root: bool, unknown: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            let embedded = s["x-kubernetes-embedded-resource"] == true;
-            if let Some(props) = s["properties"].as_object() {
-                let keep_all = preserves(s);
-                let mut drop = Vec::new();
-                for k in m.keys() {
-                    let meta_field = (root || embedded)
-                        && matches!(k.as_str(), "apiVersion" | "kind" | "metadata");
-                    if !props.contains_key(k) && !keep_all && !meta_field {
-                        drop.push(k.clone());
-                    }
-                }
-                for k in drop {
-                    m.remove(&k);
-                    unknown.push(join(path, &k));
-                }
-                for (k, child) in m.iter_mut() {
-                    if let Some(p) = props.get(k)
-                        && !(root && k == "metadata")
-                    {
-                        prune(child, p, &join(path, k), false, unknown);
-                    }
-                }
-            } else if let Some(ap) = s.get("additionalProperties").filter(|a| a.is_object()) {
-                for (k, child) in m.iter_mut() {
-                    prune(child, ap, &join(path, k), false, unknown);
-                }
-            } else if !preserves(s)
-                && s.get("additionalProperties").is_none()
-                && s["type"] == "object"
-                && !embedded
-            {
-                // An object with no declared fields keeps nothing, as a structural schema says.
-                for k in m.keys().cloned().collect::<Vec<_>>() {
-                    if !(root && matches!(k.as_str(), "apiVersion" | "kind" | "metadata")) {
-                        m.remove(&k);
-                        unknown.push(join(path, &k));
-                    }
-                }
-            }
-        }
-        Value::Array(items) => {
-            if let Some(is) = s.get("items") {
-                for (i, x) in items.iter_mut().enumerate() {
-                    prune(x, is, &format!("{path}[{i}]"), false, unknown);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-fn show(v: &Value) -> String {
-    match v {
-        Value::String(s) => format!("{s:?}"),
-        other => other.to_string(),
-    }
-}
-
-pub fn validate(v: &Value, s: &Value, path: &str, root: bool, causes: &mut Vec<Cause>) {
-    let here = if path.is_empty() {
-        "<root>".to_string()
-    } else {
-        path.to_string()
-    };
-    if v.is_null() {
-        if s["nullable"] != true && !root {
-            causes.push(Cause::new(
-                "FieldValueTypeInvalid",
-                &here,
-                format!(
-                    "Invalid value: \"null\": {here} in body must be of type {}",
-                    s["type"].as_str().unwrap_or("object")
-                ),
-            ));
-        }
-        return;
-    }
-    let actual = type_name(v);
-    if s["x-kubernetes-int-or-string"] == true {
-        if !matches!(actual, "integer" | "string") {
-            causes.push(Cause::new(
-                "FieldValueTypeInvalid",
-                &here,
-                format!(
-                    "Invalid value: {}: {here} in body must be of type integer-or-string",
-                    show(v)
-                ),
-            ));
-            return;
-        }
-    } else if let Some(want) = s["type"].as_str() {
-        let ok = want == actual || (want == "number" && actual == "integer");
-        if !ok {
-            causes.push(Cause::new("FieldValueTypeInvalid", &here, format!("Invalid value: \"{actual}\": {here} in body must be of type {want}: \"{actual}\"")));
-            return;
-        }
-    }
-    if let Some(options) = s["enum"].as_array()
-        && !options.contains(v)
-    {
-        let listed: Vec<String> = options.iter().map(show).collect();
-        causes.push(Cause::new(
-            "FieldValueNotSupported",
-            &here,
-            format!(
-                "Unsupported value: {}: supported values: {}",
-                show(v),
-                listed.join(", ")
-            ),
-        ));
-    }
-    match v {
-        Value::String(x) => {
-            if let Some(p) = s["pattern"].as_str()
-                && regex::Regex::new(p).is_ok_and(|re| !re.is_match(x))
-            {
-                causes.push(Cause::new(
-                    "FieldValueInvalid",
-                    &here,
-                    format!(
-                        "Invalid value: {}: {here} in body should match '{p}'",
-                        show(v)
-                    ),
-                ));
-            }
-            let n = x.chars().count() as u64;
-            if let Some(max) = s["maxLength"].as_u64().filter(|m| n > *m) {
-                causes.push(Cause::new(
-                    "FieldValueTooLong",
-                    &here,
-                    format!("Too long: may not be more than {max} bytes"),
-                ));
-            }
-            if let Some(min) = s["minLength"].as_u64().filter(|m| n < *m) {
-                causes.push(Cause::new(
-                    "FieldValueInvalid",
-                    &here,
-                    format!(
-                        "Invalid value: {}: {here} in body should be at least {min} chars long",
-                        show(v)
-                    ),
-                ));
-            }
-        }
-        Value::Number(n) => {
-            let x = n.as_f64().unwrap_or_default();
-            if let Some(min) = s["minimum"].as_f64() {
-                let excl = s["exclusiveMinimum"] == true;
-                if x < min || (excl && x == min) {
-                    causes.push(Cause::new("FieldValueInvalid", &here, format!("Invalid value: {}: {here} in body should be greater than or equal to {min}", show(v))));
-                }
-            }
-            if let Some(max) = s["maximum"].as_f64() {
-                let excl = s["exclusiveMaximum"] == true;
-                if x > max || (excl && x == max) {
-                    causes.push(Cause::new("FieldValueInvalid", &here, format!("Invalid value: {}: {here} in body should be less than or equal to {max}", show(v))));
-                }
-            }
-        }
-        Value::Array(items) => {
-            let n = items.len() as u64;
-            if let Some(max) = s["maxItems"].as_u64().filter(|m| n > *m) {
-                causes.push(Cause::new(
-                    "FieldValueTooMany",
-                    &here,
-                    format!("Too many: {n}: must have at most {max} items"),
-                ));
-            }
-            if let Some(min) = s["minItems"].as_u64().filter(|m| n < *m) {
-                causes.push(Cause::new(
-                    "FieldValueInvalid",
-                    &here,
-                    format!("Invalid value: {n}: {here} in body should have at least {min} items"),
-                ));
-            }
-            if let Some(is) = s.get("items") {
-                for (i, x) in items.iter().enumerate() {
-                    validate(x, is, &format!("{path}[{i}]"), false, causes);
-                }
-            }
-        }
-        Value::Object(m) => {
-            for r in s["required"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                if !m.contains_key(r) {
-                    causes.push(Cause::new(
-                        "FieldValueRequired",
-                        join(path, r),
-                        "Required value",
-                    ));
-                }
-            }
-            if let Some(props) = s["properties"].as_object() {
-                for (k, x) in m {
-                    if root && k == "metadata" {
-                        continue;
-                    }
-                    if let Some(p) = props.get(k) {
-                        validate(x, p, &join(path, k), false, causes);
-                    }
-                }
-            } else if let Some(ap) = s.get("additionalProperties").filter(|a| a.is_object()) {
-                for (k, x) in m {
-                    validate(x, ap, &join(path, k), false, causes);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn schema() -> Value {
-        json!({"type": "object", "properties": {
-            "spec": {"type": "object", "required": ["plan"], "properties": {
-                "plan": {"type": "string", "enum": ["gold", "silver"]},
-                "replicas": {"type": "integer", "minimum": 1, "default": 1},
-                "domain": {"type": "string", "pattern": "^[a-z.]+$"},
-                "tags": {"type": "array", "maxItems": 2, "items": {"type": "string"}},
-                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}
-            }},
-            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}
-        }})
-    }
-
-    #[test]
-    fn defaults_prunes_and_validates() {
-        let s = schema();
-        let mut obj = json!({"apiVersion": "x/v1", "kind": "T", "metadata": {"name": "a"},
-            "spec": {"plan": "gold", "extra": 1, "free": {"anything": [1]}, "labels": {"a": "b"}}, "junk": true});
-        default(&mut obj, &s, true);
-        let mut unknown = vec![];
-        prune(&mut obj, &s, "", true, &mut unknown);
-        assert_eq!(unknown, vec!["junk".to_string(), "spec.extra".to_string()]);
-        assert_eq!(obj["spec"]["replicas"], 1);
-        assert_eq!(obj["spec"]["free"]["anything"], json!([1]));
-        let mut causes = vec![];
-        validate(&obj, &s, "", true, &mut causes);
-        assert!(causes.is_empty(), "{causes:?}");
-    }
-
-    #[test]
-    fn causes_name_the_field() {
-        let s = schema();
-        let obj = json!({"spec": {"plan": "bad", "replicas": 0, "domain": "A!", "tags": ["a", "b", "c"], "labels": {"x": 1}}});
-        let mut causes = vec![];
-        validate(&obj, &s, "", true, &mut causes);
-        let fields: Vec<&str> = causes.iter().map(|c| c.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            vec![
-                "spec.domain",
-                "spec.labels.x",
-                "spec.plan",
-                "spec.replicas",
-                "spec.tags"
-            ]
-        );
-        assert_eq!(
-            causes[2].message,
-            "Unsupported value: \"bad\": supported values: \"gold\", \"silver\""
-        );
-        let mut causes = vec![];
-        validate(&json!({"spec": {}}), &s, "", true, &mut causes);
-        assert_eq!(
-            (causes[0].field.as_str(), causes[0].reason),
-            ("spec.plan", "FieldValueRequired")
-        );
-    }
 }

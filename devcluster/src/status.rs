@@ -187,32 +187,8 @@ impl ApiError {
     }
 }
 
-/// One `details.causes` entry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Cause {
-    pub reason: &'static str,
-    pub field: String,
-    pub message: String,
-}
-
-impl Cause {
-    pub fn new(reason: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            reason,
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-
-    /// `spec.plan: Unsupported value: "bad"` — the field path prefixes the message.
-    fn render(&self) -> String {
-        if self.field.is_empty() {
-            self.message.clone()
-        } else {
-            format!("{}: {}", self.field, self.message)
-        }
-    }
-}
+/// One `details.causes` entry: the shared validator's, so both speak the same causes.
+pub use crdvalidation::Cause;
 
 /// The success Status returned by a DELETE that removed the object at once.
 pub fn success_deleted(t: Target, uid: &str) -> Value {

@@ -45,6 +45,36 @@ fn benches(c: &mut Criterion) {
         b.iter(|| build(&validate(black_box(&coteaux), &catalog).unwrap(), &inputs))
     });
 
+    // What the CRD's schema and CEL rules add to validate: the same pipeline the API server
+    // runs, on each document as JSON (the catalogue's is checked for every tenant using it).
+    let schema_of = |kind| mutualis::api::openapi_schema(kind).unwrap();
+    let tenant_json = serde_json::to_value(&coteaux).unwrap();
+    let catalog_json = serde_json::to_value(&catalog).unwrap();
+    c.bench_function("schema + CEL/coteaux-bordelais Tenant", |b| {
+        b.iter(|| crdvalidation::admit(schema_of("Tenant"), &mut tenant_json.clone(), None))
+    });
+    c.bench_function("schema + CEL/ServiceCatalog", |b| {
+        b.iter(|| {
+            crdvalidation::admit(schema_of("ServiceCatalog"), &mut catalog_json.clone(), None)
+        })
+    });
+    let examples = [
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/catalog.yaml"),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/coteaux-bordelais.yaml"
+        ),
+    ]
+    .map(std::path::PathBuf::from);
+    c.bench_function(
+        "offline input/catalog + coteaux-bordelais (read, admit, type)",
+        |b| {
+            b.iter(|| {
+                mutualis::cli::input::read(black_box(&examples), &mut std::io::empty()).unwrap()
+            })
+        },
+    );
+
     let thousand = generated(1000, &catalog);
     let mut group = c.benchmark_group("1000 tenants");
     group.throughput(Throughput::Elements(1000));

@@ -33,6 +33,28 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     vec![ServiceCatalog::crd(), tenant]
 }
 
+/// The `openAPIV3Schema` of a kind's served version, as JSON: what the API server (and the
+/// `crdvalidation` pipeline, offline) validates a `Tenant` or `ServiceCatalog` against.
+pub fn openapi_schema(kind: &str) -> Option<&'static serde_json::Value> {
+    static SCHEMAS: std::sync::OnceLock<Vec<(String, serde_json::Value)>> =
+        std::sync::OnceLock::new();
+    SCHEMAS
+        .get_or_init(|| {
+            crds()
+                .into_iter()
+                .filter_map(|crd| {
+                    let kind = crd.spec.names.kind.clone();
+                    let json = serde_json::to_value(crd).ok()?;
+                    let schema = json["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone();
+                    Some((kind, schema))
+                })
+                .collect()
+        })
+        .iter()
+        .find(|(k, _)| k == kind)
+        .map(|(_, s)| s)
+}
+
 /// The files of `crds/`: one per CRD, named after it (`tenants.mutualis.io.yaml`).
 pub fn crd_files() -> Vec<(String, String)> {
     crds()

@@ -25,7 +25,7 @@ pub use catalog::{
     ServiceCatalogSpec, SoaTimers, StorageSplit, Tier, Tls, WebTarget,
 };
 pub use catalog_mail::{CatalogMail, MailOutbound, MailRelay, SecretRef};
-pub use crd::{crd_files, crds, crds_yaml};
+pub use crd::{crd_files, crds, crds_yaml, openapi_schema};
 pub use mailboxes::{DomainMail, MailAlias};
 pub use service::Service;
 pub use site::{GitSource, SiteSource};

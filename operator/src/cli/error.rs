@@ -111,6 +111,19 @@ pub enum CliError {
         allowed: String,
     },
 
+    /// Refused by the CRD's schema or CEL rules, as the API server would refuse it: the first
+    /// cause in the API's words (`spec.tier: Invalid value: ...`).
+    #[error("{source_name}:{line}: {kind} {name:?} is invalid: {cause}{more}")]
+    Invalid {
+        source_name: String,
+        line: usize,
+        kind: &'static str,
+        name: String,
+        cause: String,
+        /// ` (and 2 more errors)`, or empty.
+        more: String,
+    },
+
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }

@@ -1,5 +1,5 @@
-//! Reading manifests: files, directories and stdin, split into documents, each turned into a
-//! `ServiceCatalog` or a `Tenant`. Bounded: a source over [`MAX_INPUT_BYTES`] is refused
+//! Reading manifests: files, directories and stdin, split into documents, each admitted through
+//! its CRD's schema and rules (`admission`) and turned into a `ServiceCatalog` or a `Tenant`. Bounded: a source over [`MAX_INPUT_BYTES`] is refused
 //! before it is parsed (stdin is read only up to the limit), and parsing stops at the first
 //! error, so a large garbage file fails in milliseconds with memory bounded by the limit.
 
@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::admission::{admit, typed};
 use super::error::{CliError, Origin};
 use super::yaml_path::path_at;
 use crate::api::{API_VERSION, ServiceCatalog, Tenant};
@@ -203,8 +204,8 @@ fn parse_source(name: &str, text: &str, out: &mut Manifests) -> Result<(), CliEr
         }
         match (head.api_version.as_deref(), head.kind.as_deref()) {
             (Some(API_VERSION), Some("ServiceCatalog")) => {
-                let c: ServiceCatalog = parse(doc, &origin)?;
-                reject_unknown_fields("ServiceCatalog", doc, &origin)?;
+                let admitted = admit("ServiceCatalog", doc, &origin)?;
+                let c: ServiceCatalog = typed(admitted, doc, &origin)?;
                 let n = named(&origin, "ServiceCatalog", c.metadata.name.as_deref())?;
                 if let Some((first, _, _)) = out
                     .catalogs
@@ -221,8 +222,8 @@ fn parse_source(name: &str, text: &str, out: &mut Manifests) -> Result<(), CliEr
                 out.catalogs.push((origin, c, doc.to_owned()));
             }
             (Some(API_VERSION), Some("Tenant")) => {
-                let t: Tenant = parse(doc, &origin)?;
-                reject_unknown_fields("Tenant", doc, &origin)?;
+                let admitted = admit("Tenant", doc, &origin)?;
+                let t: Tenant = typed(admitted, doc, &origin)?;
                 let n = named(&origin, "Tenant", t.metadata.name.as_deref())?;
                 if let Some((first, _, _)) = out
                     .tenants
@@ -253,20 +254,6 @@ fn parse_source(name: &str, text: &str, out: &mut Manifests) -> Result<(), CliEr
     Ok(())
 }
 
-fn reject_unknown_fields(kind: &str, doc: &str, origin: &Origin) -> Result<(), CliError> {
-    let value: serde_json::Value = parse(doc, origin)?;
-    match super::unknown_fields::first_unknown(kind, &value) {
-        None => Ok(()),
-        Some((field, allowed)) => Err(CliError::UnknownField {
-            source_name: origin.source.clone(),
-            line: super::yaml_path::line_of(doc, &field)
-                .map_or(origin.line, |l| origin.line + l - 1),
-            field,
-            allowed: allowed.join(", "),
-        }),
-    }
-}
-
 fn named<'a>(
     origin: &Origin,
     kind: &'static str,
@@ -279,7 +266,10 @@ fn named<'a>(
         })
 }
 
-fn parse<T: serde::de::DeserializeOwned>(doc: &str, origin: &Origin) -> Result<T, CliError> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    doc: &str,
+    origin: &Origin,
+) -> Result<T, CliError> {
     serde_saphyr::from_str(doc).map_err(|e| {
         let (line, column) = e
             .location()

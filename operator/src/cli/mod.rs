@@ -2,6 +2,7 @@
 //! plan and print, talking to no cluster; `run` starts the operator against a cluster and `dev`
 //! (feature `dev`, on by default, off in the production image) against the development cluster.
 
+mod admission;
 pub mod crd;
 #[cfg(feature = "dev")]
 pub mod dev;
@@ -13,7 +14,6 @@ pub mod plan;
 pub mod render;
 pub mod restore;
 pub mod run;
-mod unknown_fields;
 pub mod version;
 mod yaml_path;
 

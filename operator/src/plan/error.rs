@@ -52,15 +52,6 @@ pub enum PlanError {
     },
 
     #[error(
-        "{field}: {value:?} is not a valid Kubernetes name; expected a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit, at most {max} characters"
-    )]
-    InvalidName {
-        field: String,
-        value: String,
-        max: usize,
-    },
-
-    #[error(
         "{field}: cannot derive a Kubernetes name from display name {display_name:?} (no Latin letter or digit); set {field} explicitly to a DNS-1123 label"
     )]
     UnderivableName { field: String, display_name: String },
@@ -74,6 +65,10 @@ pub enum PlanError {
         other: String,
         other_field: String,
     },
+
+    /// Refused by the CRD's structural schema or CEL rules, in the API server's words.
+    #[error("{field}: {message}")]
+    Schema { field: String, message: String },
 
     #[error("{field}: {value:?} {problem}; allowed: {allowed}")]
     InvalidValue {
@@ -103,10 +98,10 @@ impl PlanError {
             PlanError::InvalidDomain { field, .. }
             | PlanError::DuplicateDomain { field, .. }
             | PlanError::DuplicateMember { field, .. }
-            | PlanError::InvalidName { field, .. }
             | PlanError::UnderivableName { field, .. }
             | PlanError::DomainConflict { field, .. }
-            | PlanError::InvalidValue { field, .. } => Some(field),
+            | PlanError::InvalidValue { field, .. }
+            | PlanError::Schema { field, .. } => Some(field),
         }
     }
 
@@ -118,9 +113,9 @@ impl PlanError {
             PlanError::InvalidDomain { .. } => "invalid_domain",
             PlanError::DuplicateDomain { .. } => "duplicate_domain",
             PlanError::DuplicateMember { .. } => "duplicate_member",
-            PlanError::InvalidName { .. } => "invalid_name",
             PlanError::UnderivableName { .. } => "underivable_name",
             PlanError::InvalidValue { .. } => "invalid_value",
+            PlanError::Schema { .. } => "schema",
             PlanError::DomainConflict { .. } => "domain_conflict",
         }
     }

@@ -26,6 +26,7 @@ pub mod object;
 mod output;
 pub mod quantity;
 mod quota;
+mod schema;
 pub mod secrets;
 mod security;
 pub(crate) mod services;

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::patterns::{MAX_MEMBER_NAME, MAX_TENANT_NAME};
 use crate::api::{
     DeletionPolicy, ServiceCatalog, ServiceCatalogSpec, Services, Subject, Subscription, Tenant,
     Tier,
@@ -18,7 +17,7 @@ use super::domain::{invalid, is_calendar_date};
 use super::error::PlanError;
 use super::hosts::check_derived;
 use super::mailboxes::{DeclaredMail, ValidMail, validate_mail};
-use super::names::{derive_name, is_dns_label};
+use super::names::derive_name;
 use super::quantity::parse_bytes;
 use super::services::volumes_of;
 use super::site::{ValidGit, validate_site};
@@ -166,6 +165,9 @@ impl ValidatedTenant {
 
 /// Checks a Tenant against the catalogue it names.
 pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTenant, PlanError> {
+    // The CRD's schema and CEL rules first (names, lengths, patterns, enums, list keys); what
+    // follows is only what a schema cannot say.
+    super::schema::check_tenant(tenant)?;
     let spec = &tenant.spec;
     let catalog_name = catalog.metadata.name.clone().unwrap_or_default();
     if spec.catalog_ref != catalog_name {
@@ -175,13 +177,6 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
         });
     }
     let name = tenant.metadata.name.clone().unwrap_or_default();
-    if !is_dns_label(&name, MAX_TENANT_NAME) {
-        return Err(PlanError::InvalidName {
-            field: "metadata.name".into(),
-            value: name,
-            max: MAX_TENANT_NAME,
-        });
-    }
     let name_servers = validate_catalog(catalog)?;
     let outbound = spec
         .services
@@ -241,15 +236,9 @@ pub fn validate(tenant: &Tenant, catalog: &ServiceCatalog) -> Result<ValidatedTe
                 first,
             });
         }
+        // An explicit name met the schema's DNS-1123 pattern and length.
         let member_name = match &m.name {
-            Some(n) if is_dns_label(n, MAX_MEMBER_NAME) => n.clone(),
-            Some(n) => {
-                return Err(PlanError::InvalidName {
-                    field: format!("{field}.name"),
-                    value: n.clone(),
-                    max: MAX_MEMBER_NAME,
-                });
-            }
+            Some(n) => n.clone(),
             None => derive_name(&m.display_name).ok_or_else(|| PlanError::UnderivableName {
                 field: format!("{field}.name"),
                 display_name: m.display_name.clone(),

@@ -3,6 +3,7 @@
 //! Scale (ten thousand tenants, fifty megabytes of garbage) is in `scale.rs`.
 
 mod day2;
+mod parity;
 mod reliability;
 mod scale;
 
@@ -94,9 +95,9 @@ fn a_field_of_the_wrong_type_or_value_gives_its_path_and_what_is_allowed() {
     assert_all(
         &fails("type.yaml", &wrong_type),
         &[
-            "type.yaml:12:9",
-            "spec.tier",
-            "found a list; allowed: a string",
+            "type.yaml:12:",
+            "spec.tier: Invalid value: [\"500gb\"]",
+            "must be of type string",
         ],
     );
     let wrong_enum =
@@ -104,19 +105,15 @@ fn a_field_of_the_wrong_type_or_value_gives_its_path_and_what_is_allowed() {
     assert_all(
         &fails("enum.yaml", &wrong_enum),
         &[
-            "enum.yaml:13:19",
-            "spec.deletionPolicy",
-            "Destroy",
-            "Retain, Delete",
+            "enum.yaml:13:",
+            "spec.deletionPolicy: Unsupported value: \"Destroy\"",
+            "supported values: \"Retain\", \"Delete\"",
         ],
     );
     let missing = example("minimal.yaml").replace("  domain: exemple.fr\n", "");
     assert_all(
         &fails("missing.yaml", &missing),
-        &[
-            "missing.yaml:",
-            "spec: missing field domain, which is required",
-        ],
+        &["missing.yaml:", "spec.domain: Required value"],
     );
 }
 
@@ -165,10 +162,8 @@ fn invalid_domains_say_why() {
         &spaced,
         &[
             "domain.yaml:49:",
-            "spec.members[3].domain",
-            "\"croi gnon.fr\"",
-            "contains whitespace",
-            "expected a name like",
+            "spec.members[3].domain: Invalid value: \"croi gnon.fr\"",
+            "should match '^([^.\\s/:@_*]{1,63}\\.)+",
         ],
     );
     let single = fails(
@@ -179,9 +174,8 @@ fn invalid_domains_say_why() {
         &single,
         &[
             "single.yaml:14:",
-            "spec.domain",
-            "\"exemple\"",
-            "needs at least two labels",
+            "spec.domain: Invalid value: \"exemple\"",
+            "should match",
         ],
     );
     let idna = fails(
@@ -191,9 +185,8 @@ fn invalid_domains_say_why() {
     assert_all(
         &idna,
         &[
-            "spec.domain",
-            "\"exem_ple.fr\"",
-            "not a valid internationalized domain name",
+            "spec.domain: Invalid value: \"exem_ple.fr\"",
+            "should match",
         ],
     );
 }
@@ -220,7 +213,11 @@ fn duplicate_domains_name_both_fields() {
     );
     assert_all(
         &primary,
-        &["spec.members[3].domain", "already used by spec.domain"],
+        &[
+            "primary.yaml:31:",
+            "spec.members: Invalid value: \"array\"",
+            "a member's domain must differ from the tenant's own domain",
+        ],
     );
 }
 
@@ -284,9 +281,8 @@ fn member_names_are_derived_from_display_names_or_refused_clearly() {
         &bad,
         &[
             "badname.yaml:64:",
-            "spec.members[7].name",
-            "\"Tresses_\" is not a valid Kubernetes name",
-            "DNS-1123 label",
+            "spec.members[7].name: Invalid value: \"Tresses_\"",
+            "should match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'",
         ],
     );
 }
@@ -359,8 +355,8 @@ fn a_bad_catalogue_is_reported_even_without_tenants() {
         &[
             "cat.yaml:36:",
             "spec.images.database.tag",
-            "\"latest\"",
-            "is not a pinned version",
+            "spec.images.database.tag: Invalid value: \"latest\"",
+            "pin a version",
         ],
     );
 }

@@ -30,7 +30,10 @@ fn a_domain_too_long_once_prefixed_is_refused_clearly() {
             tenant("longue", "longue.fr", &d)
         };
         let err = fails("long.yaml", &yaml);
-        assert_all(&err, &[field, "at most 232 characters", "_domainkey"]);
+        assert_all(
+            &err,
+            &[field, "Too long", "may not be more than 232 characters"],
+        );
         assert!(err.len() < 500, "{} bytes: {err}", err.len());
     }
 }
@@ -93,17 +96,26 @@ fn catalogue_mistakes_are_refused_not_rendered() {
     catalog_fails(
         "repository: docker.io/library/redis,",
         "repository: \"redis:7\",",
-        &["spec.images.cache.repository", "\"redis:7\"", "tag"],
+        &[
+            "spec.images.cache.repository: Invalid value: \"redis:7\"",
+            "should match",
+        ],
     );
     catalog_fails(
         "hostmaster: hostmaster@gironde-numerique.fr",
         "hostmaster: host..master@gironde-numerique.fr",
-        &["spec.dns.hostmaster", "no dot"],
+        &[
+            "spec.dns.hostmaster: Invalid value: \"host..master@gironde-numerique.fr\"",
+            "should match",
+        ],
     );
     catalog_fails(
         "ttl: 3600",
         "ttl: 0",
-        &["spec.dns.ttl", "60 to 604800 seconds"],
+        &[
+            "spec.dns.ttl: Invalid value: 0",
+            "greater than or equal to 60",
+        ],
     );
     catalog_fails(
         "caaIssuers: [letsencrypt.org]",
@@ -143,16 +155,16 @@ fn parser_messages_say_path_value_and_what_is_allowed() {
     );
     assert_all(
         &missing,
-        &["missing.yaml:", ": spec: missing field catalogRef"],
+        &["missing.yaml:", ": spec.catalogRef: Required value"],
     );
-    assert!(!missing.contains("spec.domain: missing"), "{missing}");
     plain(&missing);
 
     let null = fails(
         "null.yaml",
-        &tenant.replace("displayName:", "displayName: ~\n  x-displayName:"),
+        &tenant.replace("displayName: Exemple", "displayName: ~"),
     );
-    assert_all(&null, &["spec.displayName", "no value", "allowed"]);
+    // The API drops a null of a non-nullable field before defaulting: then it is missing.
+    assert_all(&null, &["null.yaml:", "spec.displayName: Required value"]);
     let duplicate = fails(
         "dup.yaml",
         &tenant.replace("tier: 500gb", "tier: 500gb\n  tier: 1tb"),
@@ -189,20 +201,20 @@ fn catalogue_type_errors_give_the_allowed_range() {
         (
             "split: {mail: 20,",
             "split: {mail: 300,",
-            "\"300\"",
-            "a whole number from 0 to 255",
+            "spec.tiers[0].split.mail: Invalid value: 300",
+            "should be less than or equal to 100",
         ),
         (
             "ttl: 3600",
             "ttl: -5",
-            "\"-5\"",
-            "a whole number from 0 to 4294967295",
+            "spec.dns.ttl: Invalid value: -5",
+            "should be greater than or equal to 60",
         ),
         (
             "webTarget:\n      addresses: [203.0.113.10, \"2001:db8::10\"]",
             "webTarget:\n      addresses: [203.0.113.10]\n      cname: web.example.fr",
-            "spec.dns.webTarget",
-            "exactly one of addresses and cname",
+            "spec.dns.webTarget: Invalid value: \"object\"",
+            "set either addresses or cname",
         ),
     ];
     for (from, to, value, allowed) in cases {

@@ -110,7 +110,13 @@ fn a_bad_git_source_is_refused_naming_the_field() {
         "{repository: \"https://jean:secret@git.tresses.fr/site.git\"}",
         &c,
     );
-    assert!(e.contains("credentials"), "{e}");
+    // The CRD's pattern refuses it first (one list of rules): field, value and pattern named.
+    assert!(
+        e.contains("spec.members[1].site.git.repository")
+            && e.contains("jean:secret@")
+            && e.contains("should match"),
+        "{e}"
+    );
     let e = refused(
         "{repository: \"https://git.tresses.fr/site.git\", ref: \"--upload-pack=x\"}",
         &c,

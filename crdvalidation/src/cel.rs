@@ -10,7 +10,7 @@
 //! evaluate here (for instance because it calls one of those) is not enforced: the write goes
 //! through with a `Warning` saying so, since a real server would have accepted the CRD.
 
-use crate::status::Cause;
+use crate::Cause;
 use cel_interpreter::extractors::This;
 use cel_interpreter::objects::{Key, Map};
 use cel_interpreter::{Context, Program, Value as Cel};
@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Compiled rules, by source text (a CRD's rules are evaluated on every write).
-fn compiled(rule: &str) -> Result<Arc<Program>, String> {
+pub fn compile(rule: &str) -> Result<Arc<Program>, String> {
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<Program>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(p) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(rule) {
@@ -51,6 +51,26 @@ fn to_cel(v: &Value) -> Cel {
                 .collect();
             Cel::Map(Map { map: Arc::new(map) })
         }
+    }
+}
+
+/// The value a failed rule is reported with: the API names the type of the value at the
+/// rule's field (`"object"`); a scalar is named itself (shortened), which says more.
+fn shown_at(v: &Value, field_path: Option<&str>) -> String {
+    let mut at = v;
+    for key in field_path
+        .unwrap_or_default()
+        .split('.')
+        .filter(|k| !k.is_empty())
+    {
+        match at.get(key) {
+            Some(x) => at = x,
+            None => break,
+        }
+    }
+    match at {
+        Value::Object(_) | Value::Array(_) | Value::Null => format!("\"{}\"", type_word(at)),
+        scalar => crate::schema::show(scalar),
     }
 }
 
@@ -107,6 +127,31 @@ fn kubernetes_strings(ctx: &mut Context) {
     );
 }
 
+/// Calls `f` with the source of every rule of the schema, at any depth.
+pub fn each_rule(s: &Value, f: &mut dyn FnMut(&str)) {
+    for r in s["x-kubernetes-validations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if let Some(rule) = r["rule"].as_str() {
+            f(rule);
+        }
+    }
+    for child in s["properties"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.values())
+    {
+        each_rule(child, f);
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = s.get(key).filter(|c| c.is_object()) {
+            each_rule(child, f);
+        }
+    }
+}
+
 fn join(path: &str, field: &str) -> String {
     if path.is_empty() {
         field.to_string()
@@ -116,6 +161,8 @@ fn join(path: &str, field: &str) -> String {
 }
 
 fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, out: &mut Outcome) {
+    // `self` converted once for all the node's rules (the root's is the whole object).
+    let mut self_cel: Option<Cel> = None;
     for r in s["x-kubernetes-validations"]
         .as_array()
         .into_iter()
@@ -143,14 +190,18 @@ fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, out: 
             Some("FieldValueDuplicate") => "FieldValueDuplicate",
             _ => "FieldValueInvalid",
         };
-        let outcome = compiled(rule).and_then(|p| {
+        let outcome = compile(rule).and_then(|p| {
             let mut ctx = Context::default();
             kubernetes_strings(&mut ctx);
-            ctx.add_variable_from_value("self", to_cel(v));
+            ctx.add_variable_from_value("self", self_cel.get_or_insert_with(|| to_cel(v)).clone());
             if let Some(o) = old {
                 ctx.add_variable_from_value("oldSelf", to_cel(o));
             }
-            p.execute(&ctx).map_err(|e| e.to_string())
+            // The interpreter has unfinished paths that panic (`todo!`); a rule it cannot
+            // evaluate is reported as such, never a crash of the server or of the command.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.execute(&ctx)))
+                .map_err(|_| "the CEL interpreter failed on this value".to_string())?
+                .map_err(|e| e.to_string())
         });
         let failure = match outcome {
             Ok(Cel::Bool(true)) => None,
@@ -161,11 +212,15 @@ fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, out: 
                     .unwrap_or_else(|| format!("failed rule: {rule}")),
             ),
             Ok(other) => {
-                out.warnings.push(format!("devcluster: CEL rule {rule:?} at {field} gave {other:?}, not a bool; not enforced"));
+                out.warnings.push(format!(
+                    "CEL rule {rule:?} at {field} gave {other:?}, not a bool; not enforced"
+                ));
                 None
             }
             Err(e) => {
-                out.warnings.push(format!("devcluster: CEL rule {rule:?} at {field} could not be evaluated ({e}); not enforced"));
+                out.warnings.push(format!(
+                    "CEL rule {rule:?} at {field} could not be evaluated ({e}); not enforced"
+                ));
                 None
             }
         };
@@ -173,7 +228,10 @@ fn walk(s: &Value, v: &Value, old: Option<&Value>, path: &str, root: bool, out: 
             let (reason, message) = match reason {
                 "FieldValueInvalid" => (
                     reason,
-                    format!("Invalid value: \"{}\": {msg}", type_word(v)),
+                    format!(
+                        "Invalid value: {}: {msg}",
+                        shown_at(v, r["fieldPath"].as_str())
+                    ),
                 ),
                 "FieldValueForbidden" => (reason, format!("Forbidden: {msg}")),
                 "FieldValueRequired" => (reason, format!("Required value: {msg}")),
@@ -274,7 +332,7 @@ mod tests {
             (causes[0].field.as_str(), causes[0].message.as_str()),
             (
                 "spec.storageGi",
-                "Invalid value: \"object\": storage cannot shrink"
+                "Invalid value: 500: storage cannot shrink"
             )
         );
     }
