@@ -119,34 +119,6 @@ async fn install(client: &Client, manifests: &input::Manifests) -> Result<Vec<St
         "stand-ins for the cluster's prerequisites: {}",
         installed.join(", ")
     ));
-    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    // The backup target's credentials, as the syndicate would create them: placeholders here
-    // (the development cluster's K8up runs no restic and reaches no bucket). Only when absent.
-    for (_, catalog, _) in &manifests.catalogs {
-        let Some(backup) = &catalog.spec.backup else {
-            continue;
-        };
-        let r = &backup.s3.credentials_secret_ref;
-        let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": r.namespace}});
-        namespaces
-            .patch(&r.namespace, &params, &Patch::Apply(&ns))
-            .await?;
-        let secrets: Api<k8s_openapi::api::core::v1::Secret> =
-            Api::namespaced(client.clone(), &r.namespace);
-        if secrets.get_opt(&r.name).await?.is_none() {
-            let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": r.name, "namespace": r.namespace},
-                "stringData": {crate::plan::backup::ACCESS_KEY_ID: "devcluster-placeholder",
-                               crate::plan::backup::SECRET_ACCESS_KEY: "devcluster-placeholder"}});
-            secrets
-                .patch(&r.name, &params, &Patch::Apply(&secret))
-                .await?;
-            progress(&format!(
-                "placeholder backup credentials {}/{} created",
-                r.namespace, r.name
-            ));
-        }
-    }
     let tenants: Api<Tenant> = Api::all(client.clone());
     let mut names = Vec::new();
     for (_, tenant, _) in &manifests.tenants {
@@ -175,7 +147,8 @@ const CERT_MANAGER_CRDS: &[&str] = &[
 /// What a real cluster provides before the chart is installed, given to the development
 /// cluster: cert-manager's CRDs and the ClusterIssuers the catalogues name (self-signed
 /// stand-ins; the development cluster issues placeholders), and the shared name servers'
-/// namespace the chart creates (`dns.namespace`), where the tenants' zone ConfigMaps go.
+/// namespace the chart creates (`dns.namespace`), where the tenants' zone ConfigMaps go, and
+/// placeholder credentials for the catalogues' backup targets.
 /// Returns what it installed, to say so.
 pub async fn install_prerequisites(
     client: &Client,
@@ -224,6 +197,33 @@ pub async fn install_prerequisites(
         let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
         namespaces.patch(name, &params, &Patch::Apply(&ns)).await?;
         installed.push(format!("namespace {name}"));
+    }
+    // The backup target's credentials, as the syndicate would create them: placeholders here
+    // (the development cluster's K8up runs no restic and reaches no bucket). Only when absent.
+    for catalog in catalogs {
+        let Some(backup) = &catalog.spec.backup else {
+            continue;
+        };
+        let r = &backup.s3.credentials_secret_ref;
+        let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": r.namespace}});
+        namespaces
+            .patch(&r.namespace, &params, &Patch::Apply(&ns))
+            .await?;
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(client.clone(), &r.namespace);
+        if secrets.get_opt(&r.name).await?.is_none() {
+            let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": r.name, "namespace": r.namespace},
+                "stringData": {crate::plan::backup::ACCESS_KEY_ID: "devcluster-placeholder",
+                               crate::plan::backup::SECRET_ACCESS_KEY: "devcluster-placeholder"}});
+            secrets
+                .patch(&r.name, &params, &Patch::Apply(&secret))
+                .await?;
+            installed.push(format!(
+                "placeholder backup credentials {}/{}",
+                r.namespace, r.name
+            ));
+        }
     }
     Ok(installed)
 }
