@@ -56,19 +56,28 @@ pub fn observe(
             .filter(move |j| j.kind == kind && j.outcome == outcome)
             .filter_map(|j| j.finished.map(|t| (t, j)))
     };
+    // K8up's times have one-second precision, so a failure and a success can finish within
+    // the same second: the later-created job is the latest, and on a full tie the failure
+    // wins (an alert that clears at the next backup beats a failure nobody sees).
+    let success_job = finished(JobKind::Backup, Outcome::Succeeded)
+        .map(|(t, j)| (t, j.created))
+        .max();
     let last_success = later(
-        finished(JobKind::Backup, Outcome::Succeeded)
-            .map(|(t, _)| t)
-            .max(),
+        success_job.map(|(t, _)| t),
         parse(known.and_then(|k| k.last_successful_backup.as_ref())),
     );
+    let success_key = last_success.map(|t| {
+        let created = success_job.filter(|(s, _)| *s == t).and_then(|(_, c)| c);
+        (t, created)
+    });
     let last_check = later(
         finished(JobKind::Check, Outcome::Succeeded)
             .map(|(t, _)| t)
             .max(),
         parse(known.and_then(|k| k.last_check.as_ref())),
     );
-    let last_failure = finished(JobKind::Backup, Outcome::Failed).max_by_key(|(t, _)| *t);
+    let last_failure =
+        finished(JobKind::Backup, Outcome::Failed).max_by_key(|(t, j)| (*t, j.created));
     let last_restore = jobs
         .iter()
         .filter(|j| j.kind == JobKind::Restore)
@@ -80,24 +89,28 @@ pub fn observe(
         .or_else(|| known.and_then(|k| k.last_restore.clone()));
     let limit = backup.interval_seconds() * 2;
     let (verdict, recheck) = match (last_failure, last_success) {
-        (Some((failed_at, job)), success) if success.is_none_or(|s| s < failed_at) => (
-            Verdict::new(
-                BACKUP_READY,
-                false,
-                reasons::BACKUP_FAILED,
-                format!(
-                    "Backup {} failed at {failed_at}{}; last success: {}",
-                    job.name,
-                    if job.message.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", job.message)
-                    },
-                    success.map_or_else(|| "never".to_owned(), |s| s.to_string()),
+        (Some((failed_at, job)), success)
+            if success_key.is_none_or(|s| s <= (failed_at, job.created)) =>
+        {
+            (
+                Verdict::new(
+                    BACKUP_READY,
+                    false,
+                    reasons::BACKUP_FAILED,
+                    format!(
+                        "Backup {} failed at {failed_at}{}; last success: {}",
+                        job.name,
+                        if job.message.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", job.message)
+                        },
+                        success.map_or_else(|| "never".to_owned(), |s| s.to_string()),
+                    ),
                 ),
-            ),
-            None,
-        ),
+                None,
+            )
+        }
         (_, Some(success)) => {
             let age = now.as_second() - success.as_second();
             if age > limit {
@@ -322,6 +335,59 @@ mod tests {
         assert!(o.verdict.ready);
         // The failure stays recorded, so its event is not sent again.
         assert_eq!(o.status.unwrap().last_failed_backup.as_deref(), Some("b2"));
+    }
+
+    #[test]
+    fn within_one_second_the_later_created_job_wins_and_a_full_tie_is_a_failure() {
+        let b = backup();
+        let now = t("2026-12-02T02:00:00Z");
+        let at = "2026-12-02T01:31:00Z";
+        let created = |mut j: JobState, c: &str| {
+            j.created = Some(t(c));
+            j
+        };
+        let scheduled = created(
+            job(JobKind::Backup, "scheduled", Outcome::Succeeded, Some(at)),
+            "2026-12-02T01:30:59Z",
+        );
+        // An on-demand Backup created after the scheduled one fails in the same second.
+        let failed = job(JobKind::Backup, "on-demand", Outcome::Failed, Some(at));
+        let o = observe(
+            Some(&b),
+            None,
+            &[scheduled.clone(), failed.clone()],
+            None,
+            now,
+        );
+        assert_eq!(
+            o.verdict.reason,
+            reasons::BACKUP_FAILED,
+            "{}",
+            o.verdict.message
+        );
+        // A success created after the failure, finishing in the same second, clears it.
+        let retried = job(JobKind::Backup, "retried", Outcome::Succeeded, Some(at));
+        let retried = created(retried, "2026-12-02T01:31:00Z");
+        let failed = created(failed, "2026-12-02T01:30:59Z");
+        let o = observe(
+            Some(&b),
+            None,
+            &[failed.clone(), retried.clone()],
+            None,
+            now,
+        );
+        assert!(o.verdict.ready, "{}", o.verdict.message);
+        // Same finish and creation second: nothing tells them apart, and the failure is shown.
+        let tied = created(retried, "2026-12-02T01:30:59Z");
+        let o = observe(Some(&b), None, &[failed.clone(), tied], None, now);
+        assert_eq!(o.verdict.reason, reasons::BACKUP_FAILED);
+        // A success known only from the status (K8up pruned the job) at the failure's second.
+        let known = BackupStatus {
+            last_successful_backup: Some(at.to_owned()),
+            ..BackupStatus::default()
+        };
+        let o = observe(Some(&b), None, &[failed], Some(&known), now);
+        assert_eq!(o.verdict.reason, reasons::BACKUP_FAILED);
     }
 
     #[test]
