@@ -101,7 +101,7 @@ impl FromStr for Ipv4Pool {
     }
 }
 
-fn lb_ip(svc: &Value) -> Option<Ipv4Addr> {
+pub fn lb_ip(svc: &Value) -> Option<Ipv4Addr> {
     svc["status"]["loadBalancer"]["ingress"][0]["ip"]
         .as_str()?
         .parse()
@@ -123,10 +123,7 @@ pub fn allocate(
         if (ons.as_str(), oname.as_str()) == (ns, name) {
             continue;
         }
-        let v = s.value();
-        if v["spec"]["type"] == "LoadBalancer"
-            && let Some(ip) = lb_ip(&v)
-        {
+        if let Some(ip) = s.idx.load_balancer.and_then(|lb| lb.ip) {
             taken.insert(ip);
         }
     }

@@ -228,10 +228,7 @@ pub fn assign_pending(st: &mut State, cfg: &Config) {
     let waiting: Vec<Key> = st
         .store
         .list("/services", None, None)
-        .filter(|(_, s)| {
-            let v = s.value();
-            v["spec"]["type"] == "LoadBalancer" && v["status"]["loadBalancer"]["ingress"].is_null()
-        })
+        .filter(|(_, s)| s.idx.load_balancer.is_some_and(|lb| lb.ip.is_none()))
         .map(|((ns, name), _)| crate::state::key(&def, ns, name))
         .collect();
     for k in waiting {

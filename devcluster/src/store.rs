@@ -32,6 +32,14 @@ pub struct Index {
     pub deleting: bool,
     /// Extra field-selector values (events' `involvedObject.*`, `type`, `reason`).
     pub fields: Vec<(String, String)>,
+    /// A Service of type LoadBalancer, and the address it was given: what the address pool
+    /// needs on every such write, without parsing every Service again.
+    pub load_balancer: Option<LoadBalancer>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadBalancer {
+    pub ip: Option<std::net::Ipv4Addr>,
 }
 
 #[derive(Debug)]
@@ -339,7 +347,13 @@ fn index(storage: &str, obj: &Value) -> Index {
         finalizers: strs(&meta["finalizers"]),
         deleting: meta.get("deletionTimestamp").is_some_and(|v| !v.is_null()),
         fields: Vec::new(),
+        load_balancer: None,
     };
+    if storage == "/services" && obj["spec"]["type"] == "LoadBalancer" {
+        idx.load_balancer = Some(LoadBalancer {
+            ip: crate::addresses::lb_ip(obj),
+        });
+    }
     if storage == crate::resources::EVENTS_STORAGE {
         for f in [
             "name",
