@@ -111,7 +111,8 @@ pub enum Peer {
 /// (egress), on which ports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Allow {
-    /// The NetworkPolicy's name.
+    /// The NetworkPolicy's name when this is the first allowance for its pods; later ones for
+    /// the same pods become rules of that policy (the name then says what the rule is for).
     pub name: &'static str,
     pub pods: PodsOf,
     pub ingress: Option<(Peer, Vec<Port>)>,

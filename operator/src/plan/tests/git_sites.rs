@@ -57,8 +57,10 @@ fn a_git_sourced_domain_is_synced_by_git_sync_and_served_from_its_link() {
     let keys: Vec<&str> = sftp.keys.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["villages.fr", "xn--sallebuf-ptb.fr"]);
     // Out to the repository's HTTPS port, nothing else.
-    let np = find(&p, "NetworkPolicy", "allow-website-git").to_json();
-    assert_eq!(np["spec"]["policyTypes"], json!(["Egress"]));
+    // A rule of the website's policy, its only way out.
+    let np = find(&p, "NetworkPolicy", "allow-website").to_json();
+    assert_eq!(np["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+    assert_eq!(np["spec"]["egress"].as_array().unwrap().len(), 1);
     assert_eq!(
         np["spec"]["egress"][0]["ports"],
         json!([{"port": 443, "protocol": "TCP"}])
@@ -79,7 +81,7 @@ fn every_domain_from_git_means_no_sftp_server_at_all() {
         "an SFTP object without an account"
     );
     assert!(!p.secrets.iter().any(|s| s.name == "website-sftp"));
-    let np = find(&p, "NetworkPolicy", "allow-website-git").to_json();
+    let np = find(&p, "NetworkPolicy", "allow-website").to_json();
     assert_eq!(
         np["spec"]["egress"][0]["ports"],
         json!([{"port": 443, "protocol": "TCP"}, {"port": 8443, "protocol": "TCP"}])

@@ -346,6 +346,49 @@ fn network_policy_denies_by_default() {
 }
 
 #[test]
+fn one_network_policy_per_set_of_pods_holds_every_rule_for_them() {
+    let example = |file: &str| {
+        let path = format!("{}/../examples/{file}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(path).unwrap()
+    };
+    let coteaux: Tenant = serde_saphyr::from_str(&example("coteaux-bordelais.yaml")).unwrap();
+    let syndicate: ServiceCatalog = serde_saphyr::from_str(&example("catalog.yaml")).unwrap();
+    let coteaux = build(
+        &validate(&coteaux, &syndicate).unwrap(),
+        &PlanInputs::default(),
+    );
+    for p in [plan_of(TENANT, &PlanInputs::default()), coteaux.clone()] {
+        let policies: Vec<Value> = p
+            .objects
+            .iter()
+            .filter(|o| o.kind() == "NetworkPolicy" && o.name() != "default-deny")
+            .map(super::object::Object::to_json)
+            .collect();
+        let mut selectors: Vec<String> = policies
+            .iter()
+            .map(|np| np["spec"]["podSelector"].to_string())
+            .collect();
+        selectors.sort();
+        let before = selectors.len();
+        selectors.dedup();
+        assert_eq!(selectors.len(), before, "two policies select the same pods");
+        // Each policy says it isolates exactly the directions it has rules for.
+        for np in &policies {
+            let types: Vec<&str> = ["Ingress", "Egress"]
+                .into_iter()
+                .filter(|t| np["spec"][t.to_lowercase()].is_array())
+                .collect();
+            assert_eq!(np["spec"]["policyTypes"], json!(types), "{np}");
+        }
+    }
+    // The Coteaux's website pod: HTTP and SFTP from the cluster, SFTP from the declared
+    // network, and out to its git host — four allowances, one policy.
+    let web = find(&coteaux, "NetworkPolicy", "allow-website").to_json();
+    assert_eq!(web["spec"]["ingress"].as_array().unwrap().len(), 3, "{web}");
+    assert_eq!(web["spec"]["egress"].as_array().unwrap().len(), 1, "{web}");
+}
+
+#[test]
 fn the_plan_is_deterministic() {
     let a = plan_of(TENANT, &PlanInputs::default());
     let b = plan_of(TENANT, &PlanInputs::default());

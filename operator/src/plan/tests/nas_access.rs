@@ -25,6 +25,7 @@ fn plan_with(tenant_yaml: &str, catalog: &ServiceCatalog) -> Plan {
 }
 
 /// The NetworkPolicies admitting TCP/445 to the NAS pods, by name, with their peers.
+/// The NetworkPolicy rules letting peers reach the NAS's SMB port: (policy, from) each.
 fn smb_policies(p: &Plan) -> Vec<(String, Value)> {
     p.objects
         .iter()
@@ -32,15 +33,18 @@ fn smb_policies(p: &Plan) -> Vec<(String, Value)> {
         .map(Object::to_json)
         .filter(|np| {
             let sel = &np["spec"]["podSelector"]["matchLabels"];
-            let nas = sel.is_null() || sel[labels::SERVICE] == "nas";
-            let smb = np["spec"]["ingress"].to_string().contains("\"port\":445");
-            nas && smb
+            sel.is_null() || sel[labels::SERVICE] == "nas"
         })
-        .map(|np| {
-            (
-                np["metadata"]["name"].as_str().unwrap().to_owned(),
-                np["spec"]["ingress"][0]["from"].clone(),
-            )
+        .flat_map(|np| {
+            let name = np["metadata"]["name"].as_str().unwrap().to_owned();
+            let rules = np["spec"]["ingress"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            rules
+                .into_iter()
+                .filter(|r| r["ports"].to_string().contains("\"port\":445"))
+                .map(move |r| (name.clone(), r["from"].clone()))
         })
         .collect()
 }
@@ -65,7 +69,7 @@ fn declared_networks_get_a_load_balancer_and_a_policy_restricted_to_them() {
         [
             ("allow-nas".to_owned(), json!([{"namespaceSelector": {}}])),
             (
-                "allow-nas-networks".to_owned(),
+                "allow-nas".to_owned(),
                 json!([{"ipBlock": {"cidr": "192.0.2.0/24"}}, {"ipBlock": {"cidr": "2001:db8:42::/48"}}])
             ),
         ]

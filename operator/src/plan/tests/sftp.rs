@@ -98,10 +98,11 @@ fn sftp_is_exposed_like_the_nas_to_its_own_networks_or_the_nas_ones() {
         svc["spec"]["ports"],
         json!([{"name": "sftp", "port": 22, "protocol": "TCP", "targetPort": 2022}])
     );
+    // No network outside the cluster reaches it (the policy's rules: HTTP and SFTP, from pods).
+    let np = find(&p, "NetworkPolicy", "allow-website").to_json();
     assert!(
-        !p.objects
-            .iter()
-            .any(|o| o.name() == "allow-website-sftp-networks")
+        !np["spec"]["ingress"].to_string().contains("ipBlock"),
+        "{np}"
     );
     // The NAS's networks reach SFTP too, unless spec.sftp names others.
     let nas = "  nas: {allowedNetworks: [192.0.2.0/24]}\n";
@@ -117,11 +118,13 @@ fn sftp_is_exposed_like_the_nas_to_its_own_networks_or_the_nas_ones() {
         assert_eq!(svc["spec"]["type"], "LoadBalancer");
         assert_eq!(svc["spec"]["loadBalancerSourceRanges"], json!([cidr]));
         assert_eq!(svc["spec"]["externalTrafficPolicy"], "Local");
-        let np = find(&p, "NetworkPolicy", "allow-website-sftp-networks").to_json();
+        // One rule of the website's policy (after HTTP and SFTP from the cluster's pods).
+        let np = find(&p, "NetworkPolicy", "allow-website").to_json();
         assert_eq!(
-            np["spec"]["ingress"],
-            json!([{"from": [{"ipBlock": {"cidr": cidr}}], "ports": [{"port": 2022, "protocol": "TCP"}]}])
+            np["spec"]["ingress"][2],
+            json!({"from": [{"ipBlock": {"cidr": cidr}}], "ports": [{"port": 2022, "protocol": "TCP"}]})
         );
+        assert_eq!(np["spec"]["ingress"].as_array().unwrap().len(), 3);
     }
     let bad = with("  sftp: {allowedNetworks: [192.0.2.1/24]}\n");
     let e = validate(&tenant(&bad), &catalog()).unwrap_err().to_string();
