@@ -6,6 +6,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use mutualis::cli::{self, Format, Offline};
 
+/// mimalloc rather than the system allocator: measured in `cargo bench --bench scale` (see
+/// `docs/architecture.md`, "Performance").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "mutualis",
