@@ -248,6 +248,7 @@ pub async fn run(
         telemetry.clone(),
         Some(client.clone()),
     ))
+    .modify(|c| c.managed_fields_mut().clear())
     .reflect(catalog_writer)
     .touched_objects();
 
@@ -266,6 +267,9 @@ pub async fn run(
         Some(client.clone()),
     ))
     .inspect(super::guards::indexer(claims.clone()))
+    // managedFields are never read here, and are much of a cached Tenant (a field set per
+    // writer: the person's apply, the operator's status): the store keeps the rest.
+    .modify(|t| t.managed_fields_mut().clear())
     .reflect(tenants_writer)
     .applied_objects()
     .predicate_filter(tenant_trigger, Default::default());
@@ -291,7 +295,10 @@ pub async fn run(
     // A key thread per core: at the lowest priority, they use only what the reconciles leave.
     let parallel = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let (dkim_keys, keys_ready) = super::keygen::DkimKeys::new(parallel);
-    controller = controller.reconcile_on(keys_ready);
+    // A finished key is stored by `store_keys` below, not by a reconcile of its own; a tenant
+    // whose key could not be stored that way is reconciled instead.
+    let (key_fallback, key_fallbacks) = futures::channel::mpsc::unbounded();
+    controller = controller.reconcile_on(key_fallbacks);
     let refresh_tenants = tenants.clone();
     let metrics = telemetry.metrics.clone();
     telemetry.set_refresh(move || metrics.set_tenant_counts(&count_tenants(&refresh_tenants)));
@@ -317,6 +324,11 @@ pub async fn run(
         last_status: Default::default(),
     });
 
+    let key_storer = tokio::spawn(super::tenant::store_keys(
+        keys_ready,
+        key_fallback,
+        ctx.clone(),
+    ));
     let health = telemetry.health.clone();
     let ready_children = children.clone();
     let ready_catalogs = catalogs.clone();
@@ -351,6 +363,7 @@ pub async fn run(
         _ = lost => Err(RunError::LostLeadership),
     };
     readiness.abort();
+    key_storer.abort();
     match (&outcome, &elector) {
         (Ok(()), Some(elector)) => elector.release().await,
         // The shutdown future that ends the HTTP server never comes: stop it here.

@@ -3,7 +3,8 @@
 //! tenants, the whole controller. Instead a reconcile asks for the key and goes on (the
 //! tenant's mail waits, `MailReady=False`, reason `DkimKeyPending`); a few dedicated threads
 //! generate the keys at the lowest CPU priority, so they only use what the reconciles leave,
-//! and a finished key wakes its tenant's reconcile, which stores it in the tenant's Secret.
+//! and a finished key is stored in the tenant's Secret by `tenant::store_keys` (or, failing
+//! that, by a reconcile of the tenant).
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -18,6 +19,9 @@ use crate::api::Tenant;
 enum Slot {
     Pending,
     Ready(DkimKeyPair),
+    /// Taken, to be written into its Secret: until the Secret cache shows it (`forget`), a
+    /// caller that does not see it yet waits rather than generating another key.
+    Taken,
 }
 
 type Keys = Arc<Mutex<HashMap<String, Slot>>>;
@@ -56,9 +60,12 @@ impl DkimKeys {
     pub fn take_or_start(&self, secret: &str, tenant: &str) -> Option<DkimKeyPair> {
         let mut keys = self.keys.lock().expect("dkim keys lock");
         match keys.remove(secret) {
-            Some(Slot::Ready(pair)) => return Some(pair),
-            Some(Slot::Pending) => {
-                keys.insert(secret.to_owned(), Slot::Pending);
+            Some(Slot::Ready(pair)) => {
+                keys.insert(secret.to_owned(), Slot::Taken);
+                return Some(pair);
+            }
+            Some(slot @ (Slot::Pending | Slot::Taken)) => {
+                keys.insert(secret.to_owned(), slot);
                 return None;
             }
             None => {}
@@ -71,6 +78,17 @@ impl DkimKeys {
             self.keys.lock().expect("dkim keys lock").remove(secret);
         }
         None
+    }
+}
+
+impl DkimKeys {
+    /// The Secret `secret` holds its key (the cache shows it): nothing is kept for it any
+    /// more, and a later request (the Secret lost, then acknowledged) generates a new key.
+    pub fn forget(&self, secret: &str) {
+        let mut keys = self.keys.lock().expect("dkim keys lock");
+        if matches!(keys.get(secret), Some(Slot::Taken)) {
+            keys.remove(secret);
+        }
     }
 }
 
@@ -130,8 +148,21 @@ mod tests {
             .take_or_start("ns/mail-dkim", "t1")
             .expect("the key is ready");
         assert!(pair.private_pem.contains("PRIVATE KEY"));
-        // Taken: a later request would generate a new key (the Secret holds this one).
+        // Taken, on its way to the Secret: a caller whose cache does not show it yet waits,
+        // and no second key is generated.
+        assert!(keys.take_or_start("ns/mail-dkim", "t1").is_none());
+        assert!(matches!(
+            keys.keys.lock().unwrap().get("ns/mail-dkim"),
+            Some(Slot::Taken)
+        ));
+        // Once the Secret is seen to hold it, nothing is kept; a later request starts anew.
+        keys.forget("ns/mail-dkim");
         assert!(keys.keys.lock().unwrap().is_empty());
+        assert!(keys.take_or_start("ns/mail-dkim", "t1").is_none());
+        assert!(matches!(
+            keys.keys.lock().unwrap().get("ns/mail-dkim"),
+            Some(Slot::Pending)
+        ));
     }
 
     /// The key threads run at the lowest priority, and only them.

@@ -67,6 +67,13 @@ pub async fn ensure(ctx: &Context, tenant: &str, requests: &[SecretRequest]) -> 
             .iter()
             .filter(|(k, _)| !have.contains(k))
             .collect();
+        // A DKIM key the Secret is seen to hold needs nothing more from the key threads.
+        for (name, kind) in &request.keys {
+            if matches!(kind, SecretKind::RsaDkimKey { .. }) && have.contains(name) {
+                ctx.dkim_keys
+                    .forget(&format!("{}/{}", request.namespace, request.name));
+            }
+        }
         if missing.is_empty() {
             // Record the keys of a Secret older than the annotation, once.
             if cached.is_some_and(|c| !c.annotations.contains_key(GENERATED_KEYS_ANNOTATION)) {

@@ -35,6 +35,7 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action>
     ctx.children.wait_until_ready().await;
     let _ = ctx.catalogs.wait_until_ready().await;
     let api: Api<Tenant> = Api::all(ctx.client.clone());
+    let tenant = with_finalizer(&api, tenant).await?;
     let action = finalizer(&api, FINALIZER, tenant, |event| async {
         match event {
             Event::Apply(t) => apply_tenant(&t, &ctx).await,
@@ -43,6 +44,90 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action>
     })
     .await?;
     Ok(action)
+}
+
+/// The tenant with our finalizer, added first if missing (and not being deleted). kube's
+/// `finalizer` helper would add it and end the reconcile there, leaving the real work to the
+/// reconcile its own write triggers: one reconcile more per new tenant. Here the work goes on
+/// with the patched object; the patch carries the resourceVersion, so a concurrent change of
+/// the finalizers fails it (409) rather than being overwritten.
+async fn with_finalizer(api: &Api<Tenant>, tenant: Arc<Tenant>) -> Result<Arc<Tenant>> {
+    if tenant.meta().deletion_timestamp.is_some()
+        || tenant.finalizers().iter().any(|f| f == FINALIZER)
+    {
+        return Ok(tenant);
+    }
+    let mut finalizers = tenant.finalizers().to_vec();
+    finalizers.push(FINALIZER.to_owned());
+    let patch = serde_json::json!({
+        "metadata": {
+            "resourceVersion": tenant.resource_version(),
+            "finalizers": finalizers,
+        }
+    });
+    let patched = api
+        .patch(
+            &tenant.name_any(),
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await?;
+    Ok(Arc::new(patched))
+}
+
+/// Stores each DKIM key as it is generated, in its tenant's Secret, without a reconcile: the
+/// mail pod, which waits for that Secret, then starts by itself, and the reconcile its
+/// readiness (and the Secret) triggers publishes the key in the zones and reports the mail
+/// ready. A key that cannot be stored here (the tenant or its catalogue gone, an API error)
+/// goes to `fallback`, which reconciles the tenant: the reconcile stores it then.
+pub async fn store_keys(
+    mut ready: futures::channel::mpsc::UnboundedReceiver<ObjectRef<Tenant>>,
+    fallback: futures::channel::mpsc::UnboundedSender<ObjectRef<Tenant>>,
+    ctx: Arc<Context>,
+) {
+    use futures::StreamExt;
+    while let Some(tenant_ref) = ready.next().await {
+        let stored = match ctx.tenants.get(&tenant_ref) {
+            Some(tenant) => store_key(&tenant, &ctx).await,
+            None => Ok(false),
+        };
+        match stored {
+            Ok(true) => {}
+            Ok(false) => {
+                let _ = fallback.unbounded_send(tenant_ref);
+            }
+            Err(err) => {
+                tracing::debug!(tenant = %tenant_ref.name, %err, "storing the DKIM key; the reconcile will");
+                let _ = fallback.unbounded_send(tenant_ref);
+            }
+        }
+    }
+}
+
+/// The DKIM Secrets of `tenant`'s plan made complete (the generated key is taken from the key
+/// threads); false when the tenant is not in a state to plan (no catalogue, invalid, deleted).
+async fn store_key(tenant: &Tenant, ctx: &Context) -> Result<bool> {
+    if tenant.meta().deletion_timestamp.is_some() {
+        return Ok(false);
+    }
+    let Some(catalog) = ctx.catalogs.get(&ObjectRef::new(&tenant.spec.catalog_ref)) else {
+        return Ok(false);
+    };
+    let Ok(validated) = plan::validate(tenant, &catalog) else {
+        return Ok(false);
+    };
+    let plan = plan::build(&validated, &plan::PlanInputs::default());
+    let keys: Vec<plan::SecretRequest> = plan
+        .secrets
+        .into_iter()
+        .filter(|s| {
+            s.keys
+                .iter()
+                .any(|(_, k)| matches!(k, plan::SecretKind::RsaDkimKey { .. }))
+        })
+        .collect();
+    let ensured = super::secrets::ensure(ctx, &tenant.name_any(), &keys).await?;
+    Ok(!ensured.dkim_pending)
 }
 
 /// How soon a tenant that is not ready is reconciled again without an event.

@@ -20,7 +20,6 @@ use crate::plan::builders::{
 use crate::plan::catalog_mail::Outbound;
 use crate::plan::certificate::certificate;
 use crate::plan::network::{Allow, DNS_CLIENT, Peer, PodsOf, Port};
-use crate::plan::object::Object;
 use crate::plan::object::selector;
 use crate::plan::secrets::{
     DKIM_PRIVATE_KEY, DKIM_PUBLIC_KEY, DKIM_SECRET, DKIM_SELECTOR, SecretKind,
@@ -325,8 +324,19 @@ fn mounts_and_volumes() -> (
     let volumes = vec![
         claim_volume("data", DATA_PVC),
         config_volume("config", CONFIG),
-        // rspamd reads the key as its own user, not root.
-        secret_volume("dkim", DKIM_SECRET, 0o444),
+        // rspamd reads the key as its own user, not root. The key is named: until the Secret
+        // holds it, the kubelet does not start the pod (the key is generated in the background).
+        {
+            let mut dkim = secret_volume("dkim", DKIM_SECRET, 0o444);
+            if let Some(source) = dkim.secret.as_mut() {
+                source.items = Some(vec![k8s_openapi::api::core::v1::KeyToPath {
+                    key: DKIM_PRIVATE_KEY.to_owned(),
+                    path: DKIM_PRIVATE_KEY.to_owned(),
+                    mode: None,
+                }]);
+            }
+            dkim
+        },
     ];
     (mounts, volumes)
 }
@@ -386,26 +396,22 @@ pub fn build(ctx: &Ctx<'_>, out: &mut Out) {
         termination_grace_period_seconds: Some(60),
         ..PodSpec::default()
     };
-    let mut workload = deployment(
+    let workload = deployment(
         ctx.meta("mail", Service::Mail, "docker-mailserver", "mail"),
         sel,
         Some(hash),
         pod,
         true,
     );
-    // Without its DKIM key the server would send unsigned mail: it waits for the key, which
-    // the operator generates in the background (the status says so).
+    // Without its DKIM key the server would send unsigned mail: its pod waits for the key's
+    // volume, which the operator fills in the background (the status says so). The Deployment
+    // itself does not change when the key comes: the pod starts without another apply.
     if ctx.inputs.dkim.is_none() {
         out.waiting.push(Waiting {
             service: Service::Mail,
             reason: reasons::DKIM_KEY_PENDING,
             message: format!("the DKIM key of {host} is being generated; the mail server starts once it is stored in Secret {DKIM_SECRET}"),
         });
-        if let Object::Deployment(d) = &mut workload
-            && let Some(spec) = d.spec.as_mut()
-        {
-            spec.replicas = Some(0);
-        }
     }
     out.push(workload);
 }
