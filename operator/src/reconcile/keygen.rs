@@ -82,6 +82,14 @@ impl DkimKeys {
 }
 
 impl DkimKeys {
+    /// A key taken but not stored (the write failed): the next `take_or_start` gets it again.
+    pub fn give_back(&self, secret: &str, pair: DkimKeyPair) {
+        self.keys
+            .lock()
+            .expect("dkim keys lock")
+            .insert(secret.to_owned(), Slot::Ready(pair));
+    }
+
     /// The Secret `secret` holds its key (the cache shows it): nothing is kept for it any
     /// more, and a later request (the Secret lost, then acknowledged) generates a new key.
     pub fn forget(&self, secret: &str) {
@@ -155,6 +163,13 @@ mod tests {
             keys.keys.lock().unwrap().get("ns/mail-dkim"),
             Some(Slot::Taken)
         ));
+        // A key whose write failed is given back, and taken again by the next attempt.
+        let public = pair.public_base64.clone();
+        keys.give_back("ns/mail-dkim", pair);
+        let again = keys
+            .take_or_start("ns/mail-dkim", "t1")
+            .expect("given back");
+        assert_eq!(again.public_base64, public);
         // Once the Secret is seen to hold it, nothing is kept; a later request starts anew.
         keys.forget("ns/mail-dkim");
         assert!(keys.keys.lock().unwrap().is_empty());

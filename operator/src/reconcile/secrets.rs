@@ -83,6 +83,8 @@ pub async fn ensure(ctx: &Context, tenant: &str, requests: &[SecretRequest]) -> 
         }
         let mut data = BTreeMap::new();
         let mut dkim = None;
+        // The key taken from the generator, given back if it cannot be stored.
+        let mut taken: Option<(String, credentials::DkimKeyPair)> = None;
         let mut complete = true;
         for (name, kind) in missing {
             match kind {
@@ -97,12 +99,16 @@ pub async fn ensure(ctx: &Context, tenant: &str, requests: &[SecretRequest]) -> 
                         complete = false;
                         continue;
                     };
-                    data.insert(name.clone(), ByteString(pair.private_pem.into_bytes()));
+                    data.insert(
+                        name.clone(),
+                        ByteString(pair.private_pem.clone().into_bytes()),
+                    );
                     data.insert(
                         public_key.clone(),
                         ByteString(pair.public_base64.clone().into_bytes()),
                     );
-                    dkim = Some(pair.public_base64);
+                    dkim = Some(pair.public_base64.clone());
+                    taken = Some((id, pair));
                 }
                 SecretKind::CopiedFrom {
                     namespace,
@@ -122,10 +128,18 @@ pub async fn ensure(ctx: &Context, tenant: &str, requests: &[SecretRequest]) -> 
         }
         let keys: BTreeSet<String> = have.iter().cloned().chain(data.keys().cloned()).collect();
         let annotations = annotations_for(&keys, dkim.as_deref());
-        if cached.is_some() {
-            patch(ctx, request, data, annotations).await?;
+        let stored = if cached.is_some() {
+            patch(ctx, request, data, annotations).await
         } else {
-            create(ctx, tenant, request, data, annotations).await?;
+            create(ctx, tenant, request, data, annotations).await
+        };
+        if let Err(err) = stored {
+            // Not stored (an API error, a lost lease): the key goes back to the generator, so
+            // the next attempt stores this one rather than waiting for it forever.
+            if let Some((id, pair)) = taken {
+                ctx.dkim_keys.give_back(&id, pair);
+            }
+            return Err(err);
         }
         if let Some(key) = dkim {
             ensured.dkim = Some(DkimPublicKey {

@@ -264,3 +264,32 @@ async fn switching_a_service_off_keeps_its_data_even_under_delete() {
         "mail credentials deleted by a switch-off"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dkim_key_whose_write_fails_is_stored_by_a_later_attempt() {
+    let env = Env::start().await;
+    // Every Secret the operator creates fails for a while: the DKIM key is generated in the
+    // meantime, and its first writes (by the key storer, then by reconciles) fail.
+    env.cluster.set_faults(
+        "agents=mutualis/,verbs=create,resources=secrets,fraction=1,error=500"
+            .parse()
+            .unwrap(),
+    );
+    let _op = env.operator("dkim-write-fails", &["--leader-election=false"]);
+    env.apply_ok(&tenant_yaml("camarsac", "250gb", &[], ""))
+        .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(env.cluster.faults_injected() > 0, "the writes failed");
+    env.cluster.set_faults(Default::default());
+    // The key taken for a failed write was given back: it is stored, not waited for forever.
+    env.wait_tenant("camarsac", READY_TIMEOUT, "Ready", ready_now)
+        .await;
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), "mutualis-camarsac");
+    let dkim = secrets.get("mail-dkim").await.unwrap();
+    assert!(
+        dkim.data
+            .unwrap()
+            .contains_key(mutualis::plan::secrets::DKIM_PRIVATE_KEY),
+        "the key is in its Secret"
+    );
+}
