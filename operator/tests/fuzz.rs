@@ -194,6 +194,11 @@ fn inputs() -> impl Strategy<Value = PlanInputs> {
     )
         .prop_map(
             |(key, mail_addresses, serial, mail_certificate_issued)| PlanInputs {
+                // The same arbitrary addresses for the NAS's and SFTP's load balancers.
+                load_balancer_addresses: ["nas", "website-sftp"]
+                    .into_iter()
+                    .map(|s| (s.to_owned(), mail_addresses.clone()))
+                    .collect(),
                 mail_certificate_issued,
                 dkim: key.map(|public_key_base64| DkimPublicKey {
                     algorithm: "ed25519".into(),

@@ -337,9 +337,14 @@ pub struct Endpoints {
     /// URL of the collaborative space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collaboration: Option<String>,
-    /// SMB address of the NAS, e.g. `\\nas.example.fr` is written `smb://nas.example.fr`.
+    /// SMB address of the NAS (`\\host` in Windows' words): its load balancer's address when
+    /// networks outside the cluster reach it and the address is assigned, else its name inside
+    /// the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nas: Option<String>,
+    /// SFTP address of the websites' publishing server, in the same way as the NAS's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sftp: Option<String>,
     /// Name servers to delegate the zones to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub name_servers: Vec<String>,

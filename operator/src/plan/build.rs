@@ -36,6 +36,19 @@ pub fn build(tenant: &ValidatedTenant, inputs: &PlanInputs) -> Plan {
     }
 }
 
+/// `scheme://host` of Service `name`: its load balancer's address once it has one (what the
+/// town halls' networks reach), else its name inside the cluster.
+fn address(ctx: &Ctx<'_>, exposed: bool, name: &str, scheme: &str) -> String {
+    let external = exposed
+        .then(|| ctx.inputs.load_balancer_addresses.get(name)?.first())
+        .flatten();
+    match external {
+        Some(std::net::IpAddr::V6(ip)) => format!("{scheme}://[{ip}]"),
+        Some(ip) => format!("{scheme}://{ip}"),
+        None => format!("{scheme}://{name}.{}.svc", ctx.tenant.namespace()),
+    }
+}
+
 fn endpoints(ctx: &Ctx<'_>) -> Endpoints {
     let t = ctx.tenant;
     let on = |s: Service| t.services().is_on(s);
@@ -55,7 +68,19 @@ fn endpoints(ctx: &Ctx<'_>) -> Endpoints {
         mail_host: on(Service::Mail).then(|| ctx.mail_host()),
         collaboration: on(Service::Collaboration)
             .then(|| format!("{scheme}://{}", ctx.cloud_host())),
-        nas: on(Service::Nas).then(|| format!("smb://nas.{}.svc", t.namespace())),
+        nas: on(Service::Nas).then(|| {
+            let exposed = !t.nas_networks().is_empty();
+            address(ctx, exposed, "nas", "smb")
+        }),
+        sftp: (on(Service::Website) && super::services::website::sftp::published(t)).then(|| {
+            let exposed = !t.sftp_networks().is_empty();
+            address(
+                ctx,
+                exposed,
+                super::services::website::sftp::SERVICE,
+                "sftp",
+            )
+        }),
         name_servers: if on(Service::Dns) {
             t.name_servers()
                 .iter()

@@ -30,4 +30,7 @@ pub struct PlanInputs {
     /// Whether the mail certificate's Secret exists (cert-manager issued it); until then the
     /// mail service reports `CertificatePending`.
     pub mail_certificate_issued: bool,
+    /// External addresses of the tenant's LoadBalancer Services (the NAS, SFTP), by Service
+    /// name: what `status.endpoints` tells the town halls to connect to.
+    pub load_balancer_addresses: std::collections::BTreeMap<String, Vec<IpAddr>>,
 }

@@ -76,6 +76,18 @@ impl Plan {
         })
     }
 
+    /// The names of the plan's LoadBalancer Services, whose addresses are inputs of the next plan.
+    pub fn load_balancers(&self) -> impl Iterator<Item = &str> {
+        self.objects.iter().filter_map(|o| match o {
+            Object::Service(s)
+                if s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer") =>
+            {
+                Some(o.name())
+            }
+            _ => None,
+        })
+    }
+
     /// The name of the Secret the mail certificate is issued into, if the plan asks for one.
     pub fn mail_certificate_secret(&self) -> Option<&str> {
         self.objects.iter().find_map(|o| match o {

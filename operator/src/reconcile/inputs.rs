@@ -54,10 +54,18 @@ pub fn observe(ctx: &Context, namespace: &str, draft: Option<&Plan>) -> PlanInpu
     let mail_certificate_issued = draft
         .mail_certificate_secret()
         .is_some_and(|name| ctx.children.secrets.get(Some(namespace), name).is_some());
+    let load_balancer_addresses = draft
+        .load_balancers()
+        .filter_map(|name| {
+            let state = ctx.children.services.state(Some(namespace), name)?;
+            Some((name.to_owned(), state.addresses))
+        })
+        .collect();
     PlanInputs {
         dkim,
         previous_zones,
         mail_addresses,
         mail_certificate_issued,
+        load_balancer_addresses,
     }
 }

@@ -176,6 +176,17 @@ async fn coteaux_bordelais_becomes_ready_and_kubectl_shows_it() {
         "endpoints: {:?}",
         status.endpoints
     );
+    // The NAS and SFTP are reached from the town halls' networks: status gives their load
+    // balancers' addresses (the development cluster's pool is 198.51.100.0/24).
+    let endpoints = status.endpoints.clone().unwrap_or_default();
+    for (what, address) in [("nas", &endpoints.nas), ("sftp", &endpoints.sftp)] {
+        assert!(
+            address
+                .as_deref()
+                .is_some_and(|a| a.contains("://198.51.100.")),
+            "{what}: {endpoints:?}"
+        );
+    }
 
     // The mail server signs with an RSA-2048 key generated in the background: the Secret holds
     // it as PKCS#8 PEM with its key list, and every zone publishes its public half.

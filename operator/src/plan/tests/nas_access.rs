@@ -127,3 +127,35 @@ fn a_bad_network_is_refused_naming_the_field_and_value() {
         "{text}"
     );
 }
+
+#[test]
+fn status_names_the_address_the_town_halls_connect_to() {
+    let validated = validate(&tenant(&with_nas(NETWORKS)), &catalog()).unwrap();
+    // Before the cloud assigns an address: the name inside the cluster.
+    let p = build(&validated, &PlanInputs::default());
+    let ns = validated.namespace();
+    assert_eq!(p.endpoints.nas, Some(format!("smb://nas.{ns}.svc")));
+    // Then the load balancer's (IPv6 in brackets), for the NAS and for SFTP alike.
+    let inputs = PlanInputs {
+        load_balancer_addresses: [
+            ("nas".to_owned(), vec!["2001:db8:42::7".parse().unwrap()]),
+            (
+                "website-sftp".to_owned(),
+                vec!["198.51.100.9".parse().unwrap()],
+            ),
+        ]
+        .into(),
+        ..PlanInputs::default()
+    };
+    let p = build(&validated, &inputs);
+    assert_eq!(p.endpoints.nas.as_deref(), Some("smb://[2001:db8:42::7]"));
+    assert!(p.objects.iter().any(|o| o.name() == "website-sftp"));
+    assert_eq!(p.endpoints.sftp.as_deref(), Some("sftp://198.51.100.9"));
+    // A NAS reached only from inside the cluster keeps its in-cluster name, whatever the inputs.
+    let inside = validate(&tenant(TENANT), &catalog()).unwrap();
+    let p = build(&inside, &inputs);
+    assert_eq!(
+        p.endpoints.nas,
+        Some(format!("smb://nas.{}.svc", inside.namespace()))
+    );
+}

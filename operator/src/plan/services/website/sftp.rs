@@ -28,6 +28,8 @@ pub const SFTP: Port = Port::mapped("sftp", 22, 2022, Protocol::Tcp);
 const SFTPGO_UID: i64 = 1000;
 /// The Secret holding each domain's SFTP password.
 pub const USERS_SECRET: &str = "website-sftp";
+/// The SFTP server's Service.
+pub const SERVICE: &str = "website-sftp";
 /// Where the SFTP containers mount the content volume: `<SITES>/<domain>` is the site.
 pub const SITES: &str = "/srv/sites";
 /// The host keys, on the volume but outside every site directory (no domain is hidden).
@@ -217,7 +219,7 @@ pub fn add(ctx: &Ctx<'_>, out: &mut Out, pod: &mut PodSpec) {
 
     let networks = t.sftp_networks();
     let mut svc = service(
-        ctx.meta("website-sftp", Service::Website, "sftpgo", "website"),
+        ctx.meta(SERVICE, Service::Website, "sftpgo", "website"),
         selector(t.name(), Service::Website, "website"),
         &[SFTP],
         !networks.is_empty(),
