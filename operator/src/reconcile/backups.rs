@@ -341,6 +341,9 @@ mod tests {
     fn within_one_second_the_later_created_job_wins_and_a_full_tie_is_a_failure() {
         let b = backup();
         let now = t("2026-12-02T02:00:00Z");
+        let verdict = |jobs: &[JobState], known: Option<&BackupStatus>| {
+            observe(Some(&b), None, jobs, known, now).verdict
+        };
         let at = "2026-12-02T01:31:00Z";
         let created = |mut j: JobState, c: &str| {
             j.created = Some(t(c));
@@ -352,42 +355,29 @@ mod tests {
         );
         // An on-demand Backup created after the scheduled one fails in the same second.
         let failed = job(JobKind::Backup, "on-demand", Outcome::Failed, Some(at));
-        let o = observe(
-            Some(&b),
-            None,
-            &[scheduled.clone(), failed.clone()],
-            None,
-            now,
-        );
-        assert_eq!(
-            o.verdict.reason,
-            reasons::BACKUP_FAILED,
-            "{}",
-            o.verdict.message
-        );
+        let v = verdict(&[scheduled, failed.clone()], None);
+        assert_eq!(v.reason, reasons::BACKUP_FAILED, "{}", v.message);
         // A success created after the failure, finishing in the same second, clears it.
         let retried = job(JobKind::Backup, "retried", Outcome::Succeeded, Some(at));
         let retried = created(retried, "2026-12-02T01:31:00Z");
         let failed = created(failed, "2026-12-02T01:30:59Z");
-        let o = observe(
-            Some(&b),
-            None,
-            &[failed.clone(), retried.clone()],
-            None,
-            now,
-        );
-        assert!(o.verdict.ready, "{}", o.verdict.message);
+        let v = verdict(&[failed.clone(), retried.clone()], None);
+        assert!(v.ready, "{}", v.message);
         // Same finish and creation second: nothing tells them apart, and the failure is shown.
         let tied = created(retried, "2026-12-02T01:30:59Z");
-        let o = observe(Some(&b), None, &[failed.clone(), tied], None, now);
-        assert_eq!(o.verdict.reason, reasons::BACKUP_FAILED);
+        assert_eq!(
+            verdict(&[failed.clone(), tied], None).reason,
+            reasons::BACKUP_FAILED
+        );
         // A success known only from the status (K8up pruned the job) at the failure's second.
         let known = BackupStatus {
             last_successful_backup: Some(at.to_owned()),
             ..BackupStatus::default()
         };
-        let o = observe(Some(&b), None, &[failed], Some(&known), now);
-        assert_eq!(o.verdict.reason, reasons::BACKUP_FAILED);
+        assert_eq!(
+            verdict(&[failed], Some(&known)).reason,
+            reasons::BACKUP_FAILED
+        );
     }
 
     #[test]

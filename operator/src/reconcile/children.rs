@@ -271,7 +271,9 @@ fn service_state(s: &Service) -> ServiceState {
 }
 
 /// The load-balancer addresses of a Service (the mail host's DNS records).
-fn service_addresses(s: &Service) -> Vec<std::net::IpAddr> {
+/// A Service's load-balancer addresses, sorted, each once (the caches' reading; `diff` reads
+/// the live object the same way).
+pub fn service_addresses(s: &Service) -> Vec<std::net::IpAddr> {
     let mut out: Vec<std::net::IpAddr> = s
         .status
         .iter()

@@ -45,22 +45,21 @@ pub fn observe(ctx: &Context, namespace: &str, draft: Option<&Plan>) -> PlanInpu
         .and_then(|o| ctx.children.config_maps.get(o.namespace(), o.name()))
         .map(|cm| ZoneVersions::from_annotations(&cm.annotations))
         .unwrap_or_default();
-    let mail_addresses = draft
-        .mail_load_balancer()
-        .and_then(|o| ctx.children.services.state(Some(namespace), o.name()))
-        .map(|s| s.addresses)
-        .unwrap_or_default();
     // cert-manager's Secret carries the tenant's labels (the Certificate's secretTemplate).
     let mail_certificate_issued = draft
         .mail_certificate_secret()
         .is_some_and(|name| ctx.children.secrets.get(Some(namespace), name).is_some());
-    let load_balancer_addresses = draft
+    let load_balancer_addresses: std::collections::BTreeMap<String, Vec<std::net::IpAddr>> = draft
         .load_balancers()
         .filter_map(|name| {
             let state = ctx.children.services.state(Some(namespace), name)?;
             Some((name.to_owned(), state.addresses))
         })
         .collect();
+    let mail_addresses = draft
+        .mail_load_balancer()
+        .and_then(|o| load_balancer_addresses.get(o.name()).cloned())
+        .unwrap_or_default();
     PlanInputs {
         dkim,
         previous_zones,

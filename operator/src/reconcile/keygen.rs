@@ -79,9 +79,7 @@ impl DkimKeys {
         }
         None
     }
-}
 
-impl DkimKeys {
     /// A key taken but not stored (the write failed): the next `take_or_start` gets it again.
     pub fn give_back(&self, secret: &str, pair: DkimKeyPair) {
         self.keys

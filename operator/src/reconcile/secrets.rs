@@ -67,11 +67,12 @@ pub async fn ensure(ctx: &Context, tenant: &str, requests: &[SecretRequest]) -> 
             .iter()
             .filter(|(k, _)| !have.contains(k))
             .collect();
+        // The key generator's name for this Secret.
+        let id = format!("{}/{}", request.namespace, request.name);
         // A DKIM key the Secret is seen to hold needs nothing more from the key threads.
         for (name, kind) in &request.keys {
             if matches!(kind, SecretKind::RsaDkimKey { .. }) && have.contains(name) {
-                ctx.dkim_keys
-                    .forget(&format!("{}/{}", request.namespace, request.name));
+                ctx.dkim_keys.forget(&id);
             }
         }
         if missing.is_empty() {
@@ -93,7 +94,6 @@ pub async fn ensure(ctx: &Context, tenant: &str, requests: &[SecretRequest]) -> 
                     data.insert(name.clone(), ByteString(value.into_bytes()));
                 }
                 SecretKind::RsaDkimKey { public_key } => {
-                    let id = format!("{}/{}", request.namespace, request.name);
                     let Some(pair) = ctx.dkim_keys.take_or_start(&id, tenant) else {
                         ensured.dkim_pending = true;
                         complete = false;
@@ -108,7 +108,7 @@ pub async fn ensure(ctx: &Context, tenant: &str, requests: &[SecretRequest]) -> 
                         ByteString(pair.public_base64.clone().into_bytes()),
                     );
                     dkim = Some(pair.public_base64.clone());
-                    taken = Some((id, pair));
+                    taken = Some((id.clone(), pair));
                 }
                 SecretKind::CopiedFrom {
                     namespace,

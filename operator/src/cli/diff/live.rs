@@ -160,24 +160,12 @@ pub async fn observe(client: &Client, draft: &Plan) -> Result<PlanInputs, DiffEr
         }
     }
     let services: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(client.clone(), ns);
-    let addresses = |live: k8s_openapi::api::core::v1::Service| -> Vec<std::net::IpAddr> {
-        let mut out: Vec<std::net::IpAddr> = live
-            .status
-            .and_then(|s| s.load_balancer?.ingress)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|i| i.ip.as_deref()?.parse().ok())
-            .collect();
-        out.sort();
-        out.dedup();
-        out
-    };
     let mut mail_addresses = Vec::new();
     let mut load_balancer_addresses = std::collections::BTreeMap::new();
     let mail = draft.mail_load_balancer().map(|o| o.name().to_owned());
     for name in draft.load_balancers() {
         if let Some(live) = services.get_opt(name).await? {
-            let found = addresses(live);
+            let found = crate::reconcile::children::service_addresses(&live);
             if mail.as_deref() == Some(name) {
                 mail_addresses.clone_from(&found);
             }
